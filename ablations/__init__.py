@@ -1,0 +1,1 @@
+"""Ablation studies, each launched through the benchmark harness (horizon, data volume, IDM accuracy)."""

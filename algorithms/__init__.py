@@ -1,0 +1,1 @@
+"""Offline RL agents, their networks and the shared replay buffer."""

@@ -1,0 +1,41 @@
+"""What every agent shares: acting, and checkpointing through state dicts."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+import torch
+
+from algorithms.buffer import Batch
+
+
+class Agent(Protocol):
+    step: int
+
+    def update(self, batch: Batch) -> dict[str, float]: ...
+
+    def act(self, observations: torch.Tensor) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class StateDictMixin:
+    """state_dict / load_state_dict over the modules, optimisers and schedulers named in `checkpointed`."""
+
+    checkpointed: ClassVar[tuple[str, ...]]
+    step: int
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, **{name: getattr(self, name).state_dict() for name in self.checkpointed}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["step"]
+        for name in self.checkpointed:
+            getattr(self, name).load_state_dict(state[name])
+
+
+def source(text: str) -> dict:
+    """Dataclass field metadata naming where a default comes from: 'paper: ...', 'code: ...' or 'ours: ...'."""
+    return {"source": text}

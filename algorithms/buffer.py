@@ -1,0 +1,37 @@
+"""The replay buffer shared by every agent: tensors on the compute device, index sampling there too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Batch:
+    observations: torch.Tensor  # [B, obs_dim]
+    actions: torch.Tensor  # [B, act_dim]
+    rewards: torch.Tensor  # [B]
+    next_observations: torch.Tensor  # [B, obs_dim]
+    dones: torch.Tensor  # [B] 1.0 at true terminals: no bootstrapping
+
+
+class ReplayBuffer:
+    """Holds (already normalised) transitions on `device`; sampling never leaves the device."""
+
+    def __init__(self, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                 next_observations: np.ndarray, dones: np.ndarray, device: torch.device | str):
+        self.device = torch.device(device)
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+
+        self.observations, self.actions = tensor(observations), tensor(actions)
+        self.rewards, self.next_observations, self.dones = tensor(rewards), tensor(next_observations), tensor(dones)
+        self.size = len(self.observations)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        index = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
+        return Batch(self.observations[index], self.actions[index], self.rewards[index],
+                     self.next_observations[index], self.dones[index])

@@ -1,0 +1,105 @@
+"""Implicit Q-Learning (Kostrikov et al., 2022), as CORL implements it."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from algorithms.agent import StateDictMixin, source
+from algorithms.buffer import Batch
+from algorithms.networks import DeterministicActor, GaussianActor, TwinQ, ValueNet, soft_update
+
+CORL = "code: CORL algorithms/offline/iql.py + configs/offline/iql"
+
+
+@dataclass(frozen=True)
+class IQLConfig:
+    batch_size: int = field(default=256, metadata=source(CORL))
+    discount: float = field(default=0.99, metadata=source(CORL))
+    tau: float = field(default=0.005, metadata=source(CORL))  # target-network Polyak rate
+    expectile: float = field(default=0.7, metadata=source("paper: IQL; " + CORL))  # CORL's iql_tau
+    beta: float = field(default=3.0, metadata=source("paper: IQL; " + CORL))  # inverse temperature
+    exp_adv_max: float = field(default=100.0, metadata=source(CORL))
+    deterministic_actor: bool = field(default=False, metadata=source(CORL))
+    actor_lr: float = field(default=3e-4, metadata=source(CORL))
+    critic_lr: float = field(default=3e-4, metadata=source(CORL))
+    value_lr: float = field(default=3e-4, metadata=source(CORL))
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(CORL))
+    normalize_states: bool = field(default=True, metadata=source(CORL))
+    normalize_reward: bool = field(default=False, metadata=source(CORL))
+
+
+def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
+    """mean(|expectile - 1[diff < 0]| * diff^2): an asymmetric L2 that fits an upper expectile."""
+    weight = torch.abs(expectile - (diff < 0).float())
+    return (weight * diff.pow(2)).mean()
+
+
+class IQL(StateDictMixin):
+    checkpointed = ("actor", "critic", "critic_target", "value", "actor_optimizer", "critic_optimizer",
+                    "value_optimizer", "actor_schedule")
+
+    def __init__(self, config: IQLConfig, obs_dim: int, act_dim: int, device: torch.device | str,
+                 total_steps: int, max_action: float = 1.0):
+        self.config, self.device = config, torch.device(device)
+        actor_class = DeterministicActor if config.deterministic_actor else GaussianActor
+        self.actor = actor_class(obs_dim, act_dim, config.hidden, max_action).to(self.device)
+        self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.value = ValueNet(obs_dim, config.hidden).to(self.device)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
+        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_optimizer, total_steps)
+        self.step = 0
+
+    def value_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Expectile regression of V(s) onto min_i Q'_i(s, a); also returns the advantage."""
+        with torch.no_grad():
+            target_q = torch.min(*self.critic_target(batch.observations, batch.actions))
+        advantage = target_q - self.value(batch.observations)
+        return expectile_loss(advantage, self.config.expectile), advantage
+
+    def q_targets(self, batch: Batch, next_v: torch.Tensor) -> torch.Tensor:
+        return batch.rewards + self.config.discount * (1.0 - batch.dones) * next_v
+
+    def actor_loss(self, batch: Batch, advantage: torch.Tensor) -> torch.Tensor:
+        """Advantage-weighted regression: mean(min(exp(beta * A), max) * behaviour-cloning loss)."""
+        weight = torch.exp(self.config.beta * advantage.detach()).clamp(max=self.config.exp_adv_max)
+        if self.config.deterministic_actor:
+            bc = (self.actor(batch.observations) - batch.actions).pow(2).sum(-1)
+        else:
+            bc = -self.actor(batch.observations).log_prob(batch.actions).sum(-1)
+        return (weight * bc).mean()
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        self.step += 1
+        with torch.no_grad():
+            next_v = self.value(batch.next_observations)
+        value_loss, advantage = self.value_loss(batch)
+        self.value_optimizer.zero_grad(set_to_none=True)
+        value_loss.backward()
+        self.value_optimizer.step()
+
+        targets = self.q_targets(batch, next_v)
+        q1, q2 = self.critic(batch.observations, batch.actions)
+        critic_loss = (F.mse_loss(q1, targets) + F.mse_loss(q2, targets)) / 2
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        soft_update(self.critic_target, self.critic, self.config.tau)
+
+        actor_loss = self.actor_loss(batch, advantage)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        self.actor_schedule.step()
+        return {"value_loss": value_loss.item(), "critic_loss": critic_loss.item(),
+                "actor_loss": actor_loss.item(), "advantage": advantage.mean().item()}
+
+    @torch.no_grad()
+    def act(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.actor.act(observations)

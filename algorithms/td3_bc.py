@@ -1,0 +1,87 @@
+"""TD3+BC (Fujimoto & Gu, 2021), as CORL implements it."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from algorithms.agent import StateDictMixin, source
+from algorithms.buffer import Batch
+from algorithms.networks import DeterministicActor, TwinQ, soft_update
+
+
+CORL = "code: CORL algorithms/offline/td3_bc.py + configs/offline/td3_bc"
+
+
+@dataclass(frozen=True)
+class TD3BCConfig:
+    batch_size: int = field(default=256, metadata=source(CORL))
+    discount: float = field(default=0.99, metadata=source(CORL))
+    tau: float = field(default=0.005, metadata=source(CORL))
+    policy_noise: float = field(default=0.2, metadata=source(CORL))
+    noise_clip: float = field(default=0.5, metadata=source(CORL))
+    policy_freq: int = field(default=2, metadata=source(CORL))
+    alpha: float = field(default=2.5, metadata=source("paper: TD3+BC; " + CORL))
+    actor_lr: float = field(default=3e-4, metadata=source(CORL))
+    critic_lr: float = field(default=3e-4, metadata=source(CORL))
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(CORL))
+    normalize_states: bool = field(default=True, metadata=source(CORL))
+    normalize_reward: bool = field(default=False, metadata=source(CORL))
+
+
+class TD3BC(StateDictMixin):
+    checkpointed = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+
+    def __init__(self, config: TD3BCConfig, obs_dim: int, act_dim: int, device: torch.device | str,
+                 total_steps: int, max_action: float = 1.0):
+        self.config, self.max_action, self.device = config, max_action, torch.device(device)
+        self.actor = DeterministicActor(obs_dim, act_dim, config.hidden, max_action).to(self.device)
+        self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
+        self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        # One Adam over both heads equals CORL's two: Adam is elementwise and the heads share nothing.
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.step = 0
+
+    def critic_target_values(self, batch: Batch) -> torch.Tensor:
+        """r + gamma * (1 - done) * min_i Q'_i(s', clip(pi'(s') + clipped noise))."""
+        c = self.config
+        with torch.no_grad():
+            noise = (torch.randn_like(batch.actions) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
+            next_action = (self.actor_target(batch.next_observations) + noise * self.max_action)
+            next_action = next_action.clamp(-self.max_action, self.max_action)
+            next_q = torch.min(*self.critic_target(batch.next_observations, next_action))
+            return batch.rewards + c.discount * (1.0 - batch.dones) * next_q
+
+    def actor_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """-lambda * Q(s, pi(s)) + ||pi(s) - a||^2 with lambda = alpha / mean|Q| (detached)."""
+        pi = self.actor(batch.observations)
+        q = self.critic(batch.observations, pi)[0]
+        lmbda = self.config.alpha / q.abs().mean().detach()
+        return -lmbda * q.mean() + F.mse_loss(pi, batch.actions), lmbda
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        self.step += 1
+        target = self.critic_target_values(batch)
+        q1, q2 = self.critic(batch.observations, batch.actions)
+        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        log = {"critic_loss": critic_loss.item(), "q1": q1.mean().item()}
+        if self.step % self.config.policy_freq == 0:
+            actor_loss, lmbda = self.actor_loss(batch)
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            soft_update(self.critic_target, self.critic, self.config.tau)
+            soft_update(self.actor_target, self.actor, self.config.tau)
+            log |= {"actor_loss": actor_loss.item(), "lambda": lmbda.item()}
+        return log
+
+    @torch.no_grad()
+    def act(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.actor.act(observations)

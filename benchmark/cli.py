@@ -1,0 +1,138 @@
+"""`python -m benchmark {run,status,report,hparams}`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from benchmark.data import SOURCES, DataSpec, ensure_available
+from benchmark.data.minari_io import datasets_root
+from benchmark.errors import UsageError
+from benchmark.hyperparams import table_rows
+from benchmark.launcher import EXECUTORS, launch
+from benchmark.methods import get_method
+from benchmark.profiles import get_profile
+from benchmark.report import render, write_report
+from benchmark.results import load_results
+from benchmark.runspec import RunSpec
+from benchmark.status import render_status
+from benchmark.suites import SUITES, get_suite
+from benchmark.tasks import parse_task
+
+DEFAULT_RESULTS = Path("results") / "runs"
+
+
+def _grid_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", default="smoke", help=f"one of: {', '.join(SUITES)} (default smoke)")
+    parser.add_argument("--tasks", nargs="+", help="subset or override of the suite's tasks")
+    parser.add_argument("--methods", nargs="+", help="subset or override of the suite's methods")
+    parser.add_argument("--seeds", nargs="+", type=int, help="override the suite's seeds")
+    parser.add_argument("--profile", help="smoke, quick or paper (default: the suite's)")
+    parser.add_argument("--source", default="local", help=f"dataset source: {', '.join(SOURCES)} (default local)")
+    parser.add_argument("--download", action="store_true", help="minari: download missing datasets")
+    parser.add_argument("--hdf5-dir", help="d4rl-hdf5: folder with D4RL's v2 files (default ~/.d4rl/datasets)")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"default {DEFAULT_RESULTS}")
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: no CUDA device is visible to torch; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise UsageError(f"--device {name!r}: use cpu, cuda, cuda:N or auto")
+    return name
+
+
+def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
+    """The runs a command line asks for; every name is checked before anything happens."""
+    suite = get_suite(args.suite)
+    tasks = [parse_task(t).name for t in (args.tasks or suite.tasks)]
+    methods = [get_method(m).name for m in (args.methods or suite.methods)]
+    profile = get_profile(args.profile or suite.profile).name
+    data = DataSpec(args.source, args.download, args.hdf5_dir)
+    seeds = args.seeds if args.seeds is not None else suite.seeds
+    return [RunSpec(task, method, seed, profile, data, device) for task in tasks for method in methods
+            for seed in seeds]
+
+
+def command_run(args: argparse.Namespace) -> int:
+    device = _device(args.device)
+    specs = build_grid(args, device)
+    if args.executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    for task in sorted({s.task for s in specs}):
+        ensure_available(parse_task(task), specs[0].data)
+    todo = [s for s in specs if not s.result_path(args.results).is_file()]
+    print(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already done, {len(todo)} to run "
+          f"(profile {specs[0].profile}, source {specs[0].data.source}, device {device}, "
+          f"results in {args.results})", flush=True)
+    failed = 0
+    if todo:
+        workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
+        log_dir = args.logs or Path("logs") / f"{args.suite}-{datetime.now():%Y%m%d-%H%M%S}"
+        print(f"job logs in {log_dir}", flush=True)
+        outcomes = launch(todo, args.results, log_dir, args.executor, workers)
+        failed = sum(not o.ok for o in outcomes)
+    runs = load_results(args.results)
+    names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
+    keys = list(zip(runs["profile"], runs["source"], runs["task"], runs["method"], runs["seed"]))
+    print(render(runs[[k in names for k in keys]], title=f"Suite {args.suite}"))
+    if failed:
+        print(f"{failed} run(s) failed; see `python -m benchmark status --suite {args.suite}`", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    print(render_status(build_grid(args), args.results))
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    print(write_report(args.results, args.out))
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def command_hparams(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    print(pd.DataFrame(table_rows()).to_markdown(index=False))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table")
+    _grid_arguments(run)
+    run.add_argument("--executor", default="local", help=f"one of: {', '.join(EXECUTORS)}")
+    run.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
+    run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    run.add_argument("--logs", type=Path, help="job log folder (default logs/<suite>-<time>)")
+    run.set_defaults(handler=command_run)
+    status = commands.add_parser("status", help="done / failed / missing per run of a grid")
+    _grid_arguments(status)
+    status.set_defaults(handler=command_status)
+    report = commands.add_parser("report", help="write results/table.md from the result files")
+    report.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    report.add_argument("--out", type=Path, default=Path("results") / "table.md")
+    report.set_defaults(handler=command_report)
+    hparams = commands.add_parser("hparams", help="print the hyperparameter table with sources")
+    hparams.set_defaults(handler=command_hparams)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    datasets_root()
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

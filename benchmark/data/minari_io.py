@@ -1,0 +1,103 @@
+"""Reading Minari datasets into flat transitions, and writing episodes as Minari datasets (no jax)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from benchmark.data.transitions import Transitions
+
+DEFAULT_DATASETS_PATH = Path(".minari") / "datasets"
+
+
+def datasets_root() -> Path:
+    """Where Minari datasets live: $MINARI_DATASETS_PATH, else ./.minari/datasets (git-ignored)."""
+    root = Path(os.environ.setdefault("MINARI_DATASETS_PATH", str(DEFAULT_DATASETS_PATH.resolve())))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def dataset_exists(dataset_id: str) -> bool:
+    return (datasets_root() / dataset_id / "data" / "metadata.json").is_file()
+
+
+def read_transitions(dataset_id: str) -> Transitions:
+    """Flat transitions of a local Minari dataset. Truncations become timeouts (see transitions.py)."""
+    import minari
+
+    datasets_root()
+    dataset = minari.load_dataset(dataset_id)
+    parts = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
+    for episode in dataset.iterate_episodes():
+        parts["observations"].append(episode.observations[:-1])
+        parts["next_observations"].append(episode.observations[1:])
+        parts["actions"].append(episode.actions)
+        parts["rewards"].append(episode.rewards)
+        parts["terminals"].append(episode.terminations)
+        timeouts = np.asarray(episode.truncations, dtype=bool).copy()
+        timeouts[-1] |= not episode.terminations[-1]
+        parts["timeouts"].append(timeouts)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    return Transitions(
+        observations=arrays["observations"].astype(np.float32),
+        actions=arrays["actions"].astype(np.float32),
+        rewards=arrays["rewards"].astype(np.float32),
+        next_observations=arrays["next_observations"].astype(np.float32),
+        terminals=arrays["terminals"].astype(bool),
+        timeouts=arrays["timeouts"],
+    )
+
+
+@dataclass(frozen=True)
+class Episode:
+    observations: np.ndarray  # [T + 1, obs_dim], including the final observation
+    actions: np.ndarray  # [T, act_dim]
+    rewards: np.ndarray  # [T]
+    terminations: np.ndarray  # [T] bool
+    truncations: np.ndarray  # [T] bool
+    seed: int
+
+
+def write_dataset(dataset_id: str, episodes: list[Episode], env_id: str, *, ref_min_score: float,
+                  ref_max_score: float, algorithm_name: str, description: str) -> None:
+    """Store episodes as an hdf5 Minari dataset with float32 observations and D4RL's reference scores."""
+    import minari
+    import mujoco
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    datasets_root()
+    env = gym.make(env_id)
+    obs_space = gym.spaces.Box(-np.inf, np.inf, env.observation_space.shape, np.float32)
+    buffers = [
+        EpisodeBuffer(id=i, seed=ep.seed, observations=ep.observations.astype(np.float32),
+                      actions=ep.actions.astype(np.float32), rewards=ep.rewards.astype(np.float64),
+                      terminations=ep.terminations, truncations=ep.truncations)
+        for i, ep in enumerate(episodes)
+    ]
+    with warnings.catch_warnings():  # minari warns about the optional author e-mail and code link
+        warnings.simplefilter("ignore", UserWarning)
+        minari.create_dataset_from_buffers(
+            dataset_id, buffer=buffers, env=env_id, eval_env=env_id, observation_space=obs_space,
+            action_space=env.action_space, algorithm_name=algorithm_name, author="dawm-bench",
+            description=description, ref_min_score=ref_min_score, ref_max_score=ref_max_score,
+            data_format="hdf5", requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],
+        )
+
+
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """One builder at a time, across processes: concurrent jobs may ask for the same dataset."""
+    with open(datasets_root() / ".build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

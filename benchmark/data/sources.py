@@ -1,0 +1,142 @@
+"""Where a task's dataset comes from: the project's local builds, Minari's releases or D4RL's hdf5 files.
+
+Every run records the source, the dataset id(s) and the checksum of the transitions it trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5
+from benchmark.data.minari_io import dataset_exists, datasets_root, read_transitions
+from benchmark.data.tiny import build_tiny_dataset
+from benchmark.data.transitions import Transitions
+from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
+from benchmark.tasks import TINY_DATASET, Task
+
+SOURCES = ("local", "minari", "d4rl-hdf5")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How to resolve tasks to datasets; part of every run's configuration."""
+
+    source: str = "local"
+    download: bool = False  # minari only: fetch a missing dataset from the Minari remote
+    hdf5_dir: str | None = None  # d4rl-hdf5 only; default $D4RL_DATASET_DIR or ~/.d4rl/datasets
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise UnknownNameError("source", self.source, SOURCES)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    transitions: Transitions
+    dataset_id: str
+    source: str
+    eval_env_id: str  # the gymnasium env the policy is evaluated in
+    checksum: str
+
+
+def how_to_get(task: Task) -> str:
+    env, ds = task.env, task.dataset
+    return (
+        f"Three ways to get {task.name}:\n"
+        f"  1. --source local: the project's D4RL-recipe build, local/{env}/{ds}-v0 under "
+        f"$MINARI_DATASETS_PATH ({datasets_root()}). Build it with `python -m benchmark.data build "
+        f"--env {env} --datasets {ds}` (this version builds only 'tiny'; the SAC-recipe builder is not "
+        f"released yet).\n"
+        f"  2. --source minari --download: Minari's mujoco/{env}/medium-v0 and expert-v0 "
+        f"(medium-expert is combined locally; Minari has no medium-replay). Needs `pip install -e .[download]` "
+        f"and network access.\n"
+        f"  3. --source d4rl-hdf5 --hdf5-dir DIR: D4RL's own file, {d4rl_file_names(task)[0]}, in DIR."
+    )
+
+
+def local_dataset_id(task: Task) -> str:
+    return f"local/{task.env}/{task.dataset}-v0"
+
+
+def minari_dataset_ids(task: Task) -> list[str]:
+    if task.dataset == "medium-replay":
+        raise UsageError(
+            f"Minari publishes no medium-replay dataset for {task.env}; use --source local (the project's "
+            f"D4RL-recipe build) or --source d4rl-hdf5 for {task.name}")
+    if task.dataset == TINY_DATASET:
+        raise UsageError(f"{task.name} exists only with --source local")
+    parts = {"medium": ["medium"], "expert": ["expert"], "medium-expert": ["medium", "expert"]}[task.dataset]
+    return [f"mujoco/{task.env}/{part}-v0" for part in parts]
+
+
+def d4rl_file_names(task: Task) -> list[str]:
+    return [f"{task.env}_{task.dataset.replace('-', '_')}-v2.hdf5", f"{task.name}.hdf5"]
+
+
+def hdf5_path(task: Task, spec: DataSpec) -> Path | None:
+    folder = Path(spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")).expanduser()
+    for name in d4rl_file_names(task):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def ensure_available(task: Task, spec: DataSpec) -> None:
+    """Fail before any run starts if a dataset cannot be had; build tiny datasets, download if asked."""
+    if spec.source == "local":
+        if task.dataset == TINY_DATASET:
+            build_tiny_dataset(task.env)
+        elif not dataset_exists(local_dataset_id(task)):
+            raise DatasetNotFoundError(
+                f"{task.name}: no local dataset {local_dataset_id(task)}.\n{how_to_get(task)}")
+    elif spec.source == "minari":
+        for dataset_id in minari_dataset_ids(task):
+            if dataset_exists(dataset_id):
+                continue
+            if not spec.download:
+                raise DatasetNotFoundError(
+                    f"{task.name}: Minari dataset {dataset_id} is not on this machine "
+                    f"(add --download to fetch it).\n{how_to_get(task)}")
+            _download(dataset_id)
+    elif hdf5_path(task, spec) is None:
+        folder = spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")
+        raise DatasetNotFoundError(
+            f"{task.name}: none of {', '.join(d4rl_file_names(task))} in {folder}.\n{how_to_get(task)}")
+
+
+def _download(dataset_id: str) -> None:
+    """One clear message instead of huggingface_hub's retry storm when the network is not there."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise DatasetNotFoundError(f"cannot download {dataset_id}: HF_HUB_OFFLINE is set")
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=5).close()
+    except OSError as error:
+        raise DatasetNotFoundError(
+            f"cannot download {dataset_id}: the Minari remote (huggingface.co) is unreachable ({error})") from None
+    try:
+        import minari
+
+        minari.download_dataset(dataset_id)
+    except ImportError:
+        raise DatasetNotFoundError("downloads need huggingface_hub: pip install -e .[download]") from None
+    except Exception as error:  # any remote failure becomes one message
+        raise DatasetNotFoundError(f"download of {dataset_id} failed: {type(error).__name__}: {error}") from None
+
+
+def load_dataset(task: Task, spec: DataSpec) -> Dataset:
+    ensure_available(task, spec)
+    if spec.source == "local":
+        dataset_id = local_dataset_id(task)
+        transitions, env_id = read_transitions(dataset_id), task.info.gym_id
+    elif spec.source == "minari":
+        ids = minari_dataset_ids(task)
+        transitions = Transitions.concatenate([read_transitions(i) for i in ids])
+        dataset_id, env_id = "+".join(ids), task.info.gym_id
+    else:
+        path = hdf5_path(task, spec)
+        transitions = read_d4rl_hdf5(path, task.info.obs_dim, task.info.act_dim)
+        dataset_id, env_id = f"d4rl/{path.name}", task.info.gym_id_d4rl
+    return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum())

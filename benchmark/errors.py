@@ -1,0 +1,21 @@
+"""Errors that the command line turns into one clear message and exit code 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class UsageError(Exception):
+    """Bad input from the user: the message says what is wrong and how to fix it."""
+
+
+class UnknownNameError(UsageError):
+    """A suite, task, method, profile or source that does not exist."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]):
+        self.kind, self.name, self.valid = kind, name, sorted(valid)
+        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(self.valid)}")
+
+
+class DatasetNotFoundError(UsageError):
+    """A dataset that is not on this machine."""

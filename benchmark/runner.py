@@ -1,0 +1,101 @@
+"""Train and evaluate one run, and write its result file. Every method goes through here."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from algorithms.buffer import ReplayBuffer
+from benchmark.data import StateNormalizer, load_dataset, reward_scale
+from benchmark.evaluation import eval_seeds, evaluate
+from benchmark.hyperparams import resolve
+from benchmark.methods import get_method
+from benchmark.profiles import get_profile
+from benchmark.provenance import environment
+from benchmark.results import write_json_atomic
+from benchmark.runspec import RunSpec
+from benchmark.tasks import parse_task
+
+Progress = Callable[[int, int, "float | None"], None]  # (step, total steps, latest score)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None) -> dict:
+    """Run `spec` to the end and write its result JSON atomically; returns the result."""
+    started = time.perf_counter()
+    torch.set_num_threads(spec.threads)
+    device = torch.device(spec.device)
+    seed_everything(spec.seed)
+    task, method, profile = parse_task(spec.task), get_method(spec.method), get_profile(spec.profile)
+    resolved = resolve(spec.method, spec.task)
+    config = resolved.config
+
+    dataset = load_dataset(task, spec.data)
+    data = dataset.transitions
+    normalizer = (StateNormalizer.fit(data.observations) if config.normalize_states
+                  else StateNormalizer.identity(data.obs_dim))
+    scale = reward_scale(data) if config.normalize_reward else 1.0
+    buffer = ReplayBuffer(normalizer(data.observations), data.actions, data.rewards * scale,
+                          normalizer(data.next_observations), data.terminals, device)
+    agent = method.agent(config, data.obs_dim, data.act_dim, device, profile.train_steps)
+    generator = torch.Generator(device).manual_seed(spec.seed)
+    seeds = eval_seeds(spec.seed, profile.eval_episodes)
+    timings = {"data": time.perf_counter() - started, "train": 0.0, "eval": 0.0}
+
+    def policy(observations: torch.Tensor) -> torch.Tensor:
+        return agent.act(normalizer(observations))
+
+    evaluations, last_log, score = [], {}, None
+    for step in range(1, profile.train_steps + 1):
+        tick = time.perf_counter()
+        last_log = agent.update(buffer.sample(config.batch_size, generator))
+        timings["train"] += time.perf_counter() - tick
+        if step % profile.eval_every == 0 or step == profile.train_steps:
+            tick = time.perf_counter()
+            outcome = evaluate(policy, dataset.eval_env_id, task.env, seeds, device)
+            timings["eval"] += time.perf_counter() - tick
+            score = outcome.mean_score
+            evaluations.append({
+                "step": step, "score": score, "score_std": float(outcome.scores.std()),
+                "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
+                "lengths": outcome.lengths.tolist(), "train_log": last_log,
+            })
+        if progress is not None:
+            progress(step, profile.train_steps, score)
+    timings["total"] = time.perf_counter() - started
+
+    result = {
+        "schema": 1,
+        "run": {"task": spec.task, "method": spec.method, "seed": spec.seed, "profile": spec.profile,
+                "source": spec.data.source, "device": spec.device},
+        "config": dataclasses.asdict(config),
+        "config_sources": resolved.sources,
+        "profile": dataclasses.asdict(profile),
+        "data_spec": dataclasses.asdict(spec.data),
+        "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,
+                    "transitions": data.size, "episodes": int(data.episode_ends.sum()),
+                    "eval_env": dataset.eval_env_id},
+        "normalizer": normalizer.to_dict(),
+        "reward_scale": scale,
+        "eval_seeds": seeds,
+        "evaluations": evaluations,
+        "final_score": evaluations[-1]["score"],
+        "best_score": max(e["score"] for e in evaluations),
+        "wall_time_s": timings,
+        "environment": environment(device),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(spec.result_path(results_dir), result)
+    return result
