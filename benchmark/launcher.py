@@ -70,6 +70,13 @@ def _read_progress(path: Path) -> dict | None:
         return None
 
 
+def _last_line(record: Path, error: Exception) -> str:
+    """The exception line of the job's traceback, or submitit's error when the job left no record."""
+    text = record.read_text() if record.is_file() else str(error)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
 def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local",
            workers: int = 2) -> list[Outcome]:
     """Submit every run, keeping at most `workers` in flight; returns one outcome per run."""
@@ -107,9 +114,8 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                     overall.write(f"done   {spec.name}: final {summary['final_score']:.1f}, best "
                                   f"{summary['best_score']:.1f} ({summary['wall_time_s']:.0f} s)")
                 except Exception as error:  # the job's own traceback is in its log and failure record
-                    message = str(error).strip().splitlines()
                     outcomes.append(Outcome(spec, False, error=str(error)))
-                    overall.write(f"FAILED {spec.name}: {message[-1] if message else type(error).__name__}")
+                    overall.write(f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
     except KeyboardInterrupt:
         for _, job, _, _ in running:
             job.cancel()

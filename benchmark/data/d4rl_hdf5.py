@@ -20,29 +20,39 @@ class Hdf5FormatError(UsageError):
     pass
 
 
-def _read(file: h5py.File, path: Path, key: str, shape: tuple) -> np.ndarray:
-    """Read one array, checking it against the expected shape (None = any length)."""
+def _check(file: h5py.File, path: Path, key: str, shape: tuple) -> None:
+    """Raise a message naming the key and the expected shape (None = any length) if they do not match."""
     expected = "[" + ", ".join("N" if s is None else str(s) for s in shape) + "]"
     if key not in file:
         raise Hdf5FormatError(f"{path}: missing key {key!r} (expected an array of shape {expected})")
-    array = file[key][()]
-    if array.ndim == len(shape) + 1 and array.shape[-1] == 1 and len(shape) == 1:
-        array = array[:, 0]  # rewards/terminals stored as [N, 1]
-    if array.ndim != len(shape) or any(s is not None and a != s for a, s in zip(array.shape, shape)):
-        raise Hdf5FormatError(f"{path}: key {key!r} has shape {list(array.shape)}, expected {expected}")
-    return array
+    actual = file[key].shape
+    if len(shape) == 1 and len(actual) == 2 and actual[1] == 1:
+        actual = actual[:1]  # rewards/terminals stored as [N, 1]
+    if len(actual) != len(shape) or any(s is not None and a != s for a, s in zip(actual, shape)):
+        raise Hdf5FormatError(f"{path}: key {key!r} has shape {list(file[key].shape)}, expected {expected}")
+
+
+def validate_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> None:
+    """Check keys and shapes from the file's metadata alone, before any run starts."""
+    with h5py.File(path, "r") as file:
+        _check(file, path, "observations", (None, obs_dim))
+        n = file["observations"].shape[0]
+        _check(file, path, "actions", (n, act_dim))
+        for key in ("rewards", "terminals", "timeouts"):
+            _check(file, path, key, (n,))
+        if "next_observations" in file:
+            _check(file, path, "next_observations", (n, obs_dim))
 
 
 def read_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> Transitions:
+    validate_d4rl_hdf5(path, obs_dim, act_dim)
     with h5py.File(path, "r") as file:
-        observations = _read(file, path, "observations", (None, obs_dim))
-        n = len(observations)
-        actions = _read(file, path, "actions", (n, act_dim))
-        rewards = _read(file, path, "rewards", (n,))
-        terminals = _read(file, path, "terminals", (n,)).astype(bool)
-        timeouts = _read(file, path, "timeouts", (n,)).astype(bool)
-        has_next = "next_observations" in file
-        next_observations = _read(file, path, "next_observations", (n, obs_dim)) if has_next else None
+        observations, actions = file["observations"][()], file["actions"][()]
+        rewards = file["rewards"][()].reshape(-1)
+        terminals = file["terminals"][()].reshape(-1).astype(bool)
+        timeouts = file["timeouts"][()].reshape(-1).astype(bool)
+        next_observations = file["next_observations"][()] if "next_observations" in file else None
+    n = len(observations)
     if next_observations is None:
         keep = ~timeouts
         keep[-1] = False

@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5
+from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5, validate_d4rl_hdf5
 from benchmark.data.minari_io import dataset_exists, datasets_root, read_transitions
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
@@ -101,10 +101,13 @@ def ensure_available(task: Task, spec: DataSpec) -> None:
                     f"{task.name}: Minari dataset {dataset_id} is not on this machine "
                     f"(add --download to fetch it).\n{how_to_get(task)}")
             _download(dataset_id)
-    elif hdf5_path(task, spec) is None:
-        folder = spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")
-        raise DatasetNotFoundError(
-            f"{task.name}: none of {', '.join(d4rl_file_names(task))} in {folder}.\n{how_to_get(task)}")
+    else:
+        path = hdf5_path(task, spec)
+        if path is None:
+            folder = spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")
+            raise DatasetNotFoundError(
+                f"{task.name}: none of {', '.join(d4rl_file_names(task))} in {folder}.\n{how_to_get(task)}")
+        validate_d4rl_hdf5(path, task.info.obs_dim, task.info.act_dim)
 
 
 def _download(dataset_id: str) -> None:

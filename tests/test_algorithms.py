@@ -1,0 +1,154 @@
+"""TD3+BC and IQL losses and targets against values computed by hand.
+
+The networks are made linear (no hidden layers) with chosen weights so every number is checkable:
+actors output tanh(atanh(0.5)) = 0.5 everywhere; critics are Q(s, a) = w_s * s + w_a * a + b.
+"""
+
+import copy
+import math
+
+import pytest
+import torch
+
+from algorithms.buffer import Batch, ReplayBuffer
+from algorithms.iql import IQL, IQLConfig, expectile_loss
+from algorithms.td3_bc import TD3BC, TD3BCConfig
+from benchmark.hyperparams import resolve
+
+
+def set_linear(sequential: torch.nn.Sequential, weight: list[float], bias: float) -> None:
+    with torch.no_grad():
+        sequential[0].weight.copy_(torch.tensor([weight]))
+        sequential[0].bias.fill_(bias)
+
+
+def half_actor(actor) -> None:
+    set_linear(actor.net, [0.0], math.atanh(0.5))
+
+
+BATCH = Batch(observations=torch.tensor([[1.0], [3.0]]), actions=torch.tensor([[0.0], [1.0]]),
+              rewards=torch.tensor([1.0, 2.0]), next_observations=torch.tensor([[1.0], [3.0]]),
+              dones=torch.tensor([0.0, 1.0]))
+
+
+def td3bc() -> TD3BC:
+    agent = TD3BC(TD3BCConfig(hidden=(), policy_noise=0.0), 1, 1, "cpu", total_steps=10)
+    for actor in (agent.actor, agent.actor_target):
+        half_actor(actor)
+    for critic in (agent.critic, agent.critic_target):
+        set_linear(critic.q1, [1.0, 2.0], 0.0)  # Q1 = s + 2a
+        set_linear(critic.q2, [1.0, 0.0], 1.0)  # Q2 = s + 1
+    return agent
+
+
+def test_td3bc_critic_target():
+    # row 0: min(1 + 2*0.5, 1 + 1) = 2 -> 1 + 0.99 * 2 = 2.98; row 1 is terminal -> 2
+    assert td3bc().critic_target_values(BATCH).tolist() == pytest.approx([2.98, 2.0])
+
+
+def test_td3bc_target_noise_is_clipped_and_actions_bounded():
+    agent = TD3BC(TD3BCConfig(hidden=(), policy_noise=10.0, noise_clip=0.5), 1, 1, "cpu", total_steps=10)
+    half_actor(agent.actor_target)
+    set_linear(agent.critic_target.q1, [0.0, 1.0], 0.0)  # Q = a, so the target reveals the action
+    set_linear(agent.critic_target.q2, [0.0, 1.0], 0.0)
+    batch = Batch(torch.zeros(4096, 1), torch.zeros(4096, 1), torch.zeros(4096), torch.zeros(4096, 1),
+                  torch.zeros(4096))
+    actions = agent.critic_target_values(batch) / 0.99
+    assert actions.min() >= 0.0 - 1e-6 and actions.max() <= 1.0 + 1e-6  # 0.5 +- 0.5, clamped to [-1, 1]
+    assert (actions < 0.01).any() and (actions > 0.99).any()
+
+
+def test_td3bc_actor_loss():
+    # pi = 0.5; Q1(s, pi) = s + 1 = [2, 4]; lambda = 2.5 / 3; -lambda * 3 + mean([0.25, 0.25]) = -2.25
+    loss, lmbda = td3bc().actor_loss(BATCH)
+    assert lmbda.item() == pytest.approx(2.5 / 3)
+    assert loss.item() == pytest.approx(-2.25)
+
+
+def test_td3bc_updates_the_actor_every_second_step():
+    agent = td3bc()
+    actor_before = agent.actor.net[0].bias.clone()
+    agent.update(BATCH)
+    assert torch.equal(agent.actor.net[0].bias, actor_before)
+    agent.update(BATCH)
+    assert not torch.equal(agent.actor.net[0].bias, actor_before)
+
+
+def iql(deterministic: bool) -> IQL:
+    agent = IQL(IQLConfig(hidden=(), deterministic_actor=deterministic), 1, 1, "cpu", total_steps=4)
+    half_actor(agent.actor)
+    set_linear(agent.critic_target.q1, [1.0, 0.0], 0.0)  # Q1 = s
+    set_linear(agent.critic_target.q2, [0.0, 0.0], 5.0)  # Q2 = 5
+    set_linear(agent.value.net, [0.0], 1.0)  # V = 1
+    return agent
+
+
+def test_expectile_loss():
+    # weights 0.7 for the positive and 0.3 for the negative difference: (0.7 * 1 + 0.3 * 4) / 2
+    assert expectile_loss(torch.tensor([1.0, -2.0]), 0.7).item() == pytest.approx(0.95)
+
+
+def test_iql_value_loss_and_advantage():
+    # target Q = min(s, 5) = [1, 3]; advantage = [0, 2]; loss = (0 + 0.7 * 4) / 2
+    loss, advantage = iql(False).value_loss(BATCH)
+    assert advantage.tolist() == pytest.approx([0.0, 2.0])
+    assert loss.item() == pytest.approx(1.4)
+
+
+def test_iql_q_targets():
+    assert iql(False).q_targets(BATCH, torch.tensor([1.0, 1.0])).tolist() == pytest.approx([1.99, 2.0])
+
+
+def test_iql_deterministic_actor_loss():
+    # weights = [exp(0), min(exp(6), 100)] = [1, 100]; squared errors [0.25, 0.25] -> (0.25 + 25) / 2
+    loss = iql(True).actor_loss(BATCH, torch.tensor([0.0, 2.0]))
+    assert loss.item() == pytest.approx(12.625)
+
+
+def test_iql_gaussian_actor_loss():
+    # -log N(a; 0.5, 1) = 0.5 log(2 pi) + 0.125 for both rows -> (1 + 100) * 1.0439385 / 2
+    nll = 0.5 * math.log(2 * math.pi) + 0.125
+    loss = iql(False).actor_loss(BATCH, torch.tensor([0.0, 2.0]))
+    assert loss.item() == pytest.approx(101 * nll / 2, rel=1e-6)
+
+
+def test_iql_actor_learning_rate_follows_a_cosine_to_zero():
+    agent = iql(False)
+    for _ in range(4):
+        agent.update(BATCH)
+    assert agent.actor_optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("agent_class, config", [(TD3BC, TD3BCConfig(hidden=(8,))), (IQL, IQLConfig(hidden=(8,)))])
+def test_checkpoint_round_trip_continues_identically(agent_class, config):
+    def fresh():
+        torch.manual_seed(0)
+        return agent_class(config, 1, 1, "cpu", total_steps=10)
+
+    agent = fresh()
+    agent.update(BATCH)
+    state = copy.deepcopy(agent.state_dict())  # state dicts hold references to live tensors
+    torch.manual_seed(1)
+    expected = agent.update(BATCH)
+    restored = fresh()
+    restored.load_state_dict(state)
+    torch.manual_seed(1)
+    assert restored.update(BATCH) == expected and restored.step == 2
+
+
+def test_iql_hopper_settings_come_from_corl_per_task_configs():
+    medium = resolve("iql", "hopper-medium-v2")
+    assert medium.config.deterministic_actor and medium.config.tau == 0.001 and medium.config.normalize_reward
+    assert "CORL" in medium.sources["tau"]
+    expert = resolve("iql", "hopper-medium-expert-v2").config
+    assert (expert.expectile, expert.beta, expert.deterministic_actor) == (0.5, 6.0, False)
+    assert resolve("iql", "walker2d-medium-v2").config == IQLConfig()
+
+
+def test_buffer_sampling_is_seeded():
+    buffer = ReplayBuffer(torch.arange(10.0)[:, None].numpy(), torch.zeros(10, 1).numpy(), torch.arange(10.0).numpy(),
+                          torch.zeros(10, 1).numpy(), torch.zeros(10).numpy(), "cpu")
+    first = buffer.sample(5, torch.Generator().manual_seed(3))
+    second = buffer.sample(5, torch.Generator().manual_seed(3))
+    assert torch.equal(first.rewards, second.rewards)
+    assert torch.equal(first.observations[:, 0], first.rewards)  # rows stay aligned

@@ -1,0 +1,36 @@
+"""Bad input ends with exit code 2, a message naming the fix, and nothing written."""
+
+import pytest
+
+from benchmark.cli import main
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--suite", "nope"], "valid suites: d4rl9, smoke"),
+    (["run", "--tasks", "hopper-medium-v9"], "valid tasks:"),
+    (["run", "--methods", "cql"], "valid methods: iql, td3bc"),
+    (["run", "--profile", "huge"], "valid profiles: paper, quick, smoke"),
+    (["run", "--source", "d4rl"], "valid sources: d4rl-hdf5, local, minari"),
+    (["run", "--executor", "k8s"], "valid executors: local"),
+    (["run", "--tasks", "hopper-medium-v2"], "Three ways to get hopper-medium-v2"),
+    (["run", "--tasks", "hopper-medium-replay-v2", "--source", "minari"], "no medium-replay"),
+    (["status", "--suite", "nope"], "valid suites"),
+])
+def test_bad_input_exits_2_and_writes_nothing(argv, expected, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main([*argv, "--results", str(results)]) == 2
+    assert expected in capsys.readouterr().err
+    assert not results.exists()
+
+
+def test_bad_hdf5_file_names_the_key(tmp_path, capsys):
+    import h5py
+
+    with h5py.File(tmp_path / "hopper_medium-v2.hdf5", "w") as file:
+        file["observations"] = [[0.0] * 11]
+    results = tmp_path / "results"
+    code = main(["run", "--tasks", "hopper-medium-v2", "--methods", "td3bc", "--source", "d4rl-hdf5",
+                 "--hdf5-dir", str(tmp_path), "--results", str(results), "--logs", str(tmp_path / "logs")])
+    assert code == 2
+    assert "missing key 'actions'" in capsys.readouterr().err
+    assert not results.exists()

@@ -1,0 +1,61 @@
+"""The smoke suite through the real launcher (submitit local executor), status and report."""
+
+import json
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.launcher import run_job
+from benchmark.runspec import RunSpec
+from benchmark.status import render_status
+
+RESULT_KEYS = {"run", "config", "config_sources", "profile", "dataset", "normalizer", "evaluations", "final_score",
+               "best_score", "wall_time_s", "environment", "eval_seeds", "finished_at"}
+
+
+@pytest.mark.slow
+def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
+    results, logs = tmp_path / "results", tmp_path / "logs"
+    assert main(["run", "--suite", "smoke", "--results", str(results), "--logs", str(logs)]) == 0
+    out = capsys.readouterr().out
+    assert "| hopper-tiny |" in out and "TD3+BC" in out and "IQL" in out
+
+    files = sorted(results.rglob("*.json"))
+    assert [f.relative_to(results).as_posix() for f in files] == [
+        "smoke/local/hopper-tiny/iql/seed0.json", "smoke/local/hopper-tiny/td3bc/seed0.json"]
+    for file in files:
+        result = json.loads(file.read_text())
+        assert RESULT_KEYS <= result.keys()
+        assert [e["step"] for e in result["evaluations"]] == [200, 400]
+        assert result["final_score"] == result["evaluations"][-1]["score"]
+        assert result["best_score"] == max(e["score"] for e in result["evaluations"])
+        assert result["dataset"]["id"] == "local/hopper/tiny-v0" and len(result["dataset"]["checksum"]) == 64
+        assert result["environment"]["versions"]["torch"].startswith("2.13.0")
+        assert set(result["wall_time_s"]) == {"data", "train", "eval", "total"}
+    assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
+
+    assert main(["run", "--suite", "smoke", "--results", str(results)]) == 0
+    assert "2 already done, 0 to run" in capsys.readouterr().out
+
+    assert main(["status", "--suite", "smoke", "--results", str(results)]) == 0
+    assert "2 done, 0 failed, 0 missing" in capsys.readouterr().out
+
+    table = tmp_path / "table.md"
+    assert main(["report", "--results", str(results), "--out", str(table)]) == 0
+    assert "| hopper-tiny | " in table.read_text() and "average" in table.read_text()
+
+
+def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch):
+    import benchmark.launcher
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the critic diverged")
+
+    monkeypatch.setattr(benchmark.launcher, "train_run", broken)
+    spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke")
+    with pytest.raises(RuntimeError):
+        run_job(spec, str(tmp_path), str(tmp_path / "logs"))
+    assert not spec.result_path(tmp_path).exists()
+    status = render_status([spec, RunSpec("hopper-tiny", "iql", 0, "smoke")], tmp_path)
+    assert "failed   RuntimeError: the critic diverged" in status
+    assert "hopper-tiny/iql/seed0" in status and "0 done, 1 failed, 1 missing" in status
