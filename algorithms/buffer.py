@@ -31,6 +31,21 @@ class ReplayBuffer:
         self.rewards, self.next_observations, self.dones = tensor(rewards), tensor(next_observations), tensor(dones)
         self.size = len(self.observations)
 
+    @classmethod
+    def empty(cls, capacity: int, obs_dim: int, act_dim: int, device: torch.device | str) -> ReplayBuffer:
+        """A buffer that fills up with `add` (online training); samples come from the filled part."""
+        buffer = cls(np.zeros((capacity, obs_dim)), np.zeros((capacity, act_dim)), np.zeros(capacity),
+                     np.zeros((capacity, obs_dim)), np.zeros(capacity), device)
+        buffer.size = 0
+        return buffer
+
+    def add(self, observation: torch.Tensor, action: torch.Tensor, reward: float, next_observation: torch.Tensor,
+            done: bool) -> None:
+        i = self.size
+        self.observations[i], self.actions[i], self.next_observations[i] = observation, action, next_observation
+        self.rewards[i], self.dones[i] = reward, float(done)
+        self.size += 1
+
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         index = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
         return Batch(self.observations[index], self.actions[index], self.rewards[index],

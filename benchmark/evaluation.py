@@ -30,6 +30,7 @@ def eval_seeds(run_seed: int, episodes: int) -> list[int]:
     return [run_seed * 1000 + i for i in range(episodes)]
 
 
+@torch.no_grad()
 def evaluate(policy: Policy, env_id: str, env_name: str, seeds: list[int], device: torch.device | str = "cpu",
              ) -> EvalResult:
     envs = [gym.make(env_id) for _ in seeds]

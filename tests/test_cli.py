@@ -16,7 +16,8 @@ from benchmark.cli import main
     (["run", "--tasks", "hopper-medium-replay-v2", "--source", "minari"], "no medium-replay"),
     (["status", "--suite", "nope"], "valid suites"),
 ])
-def test_bad_input_exits_2_and_writes_nothing(argv, expected, tmp_path, capsys):
+def test_bad_input_exits_2_and_writes_nothing(argv, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("benchmark.data.recipe.BEHAVIOUR_DIR", tmp_path / "no-behaviour-runs")
     results = tmp_path / "results"
     assert main([*argv, "--results", str(results)]) == 2
     assert expected in capsys.readouterr().err

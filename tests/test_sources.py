@@ -64,7 +64,8 @@ def test_offline_download_fails_fast_with_one_message():
     assert time.monotonic() - started < 5
 
 
-def test_missing_local_dataset_names_three_ways():
+def test_missing_local_dataset_names_three_ways(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchmark.data.recipe.BEHAVIOUR_DIR", tmp_path)
     with pytest.raises(DatasetNotFoundError) as error:
         load_dataset(parse_task("halfcheetah-medium-v2"), DataSpec("local"))
     assert "local/halfcheetah/medium-v0" in str(error.value) and "halfcheetah_medium-v2.hdf5" in str(error.value)

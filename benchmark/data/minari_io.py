@@ -56,6 +56,14 @@ def read_transitions(dataset_id: str) -> Transitions:
     )
 
 
+def read_episodes(dataset_id: str) -> list[Episode]:
+    import minari
+
+    datasets_root()
+    return [Episode(e.observations, e.actions, e.rewards, e.terminations, e.truncations, None)
+            for e in minari.load_dataset(dataset_id).iterate_episodes()]
+
+
 @dataclass(frozen=True)
 class Episode:
     observations: np.ndarray  # [T + 1, obs_dim], including the final observation
@@ -63,12 +71,16 @@ class Episode:
     rewards: np.ndarray  # [T]
     terminations: np.ndarray  # [T] bool
     truncations: np.ndarray  # [T] bool
-    seed: int
+    seed: int | None  # the reset seed, where known
 
 
 def write_dataset(dataset_id: str, episodes: list[Episode], env_id: str, *, ref_min_score: float,
-                  ref_max_score: float, algorithm_name: str, description: str) -> None:
-    """Store episodes as an hdf5 Minari dataset with float32 observations and D4RL's reference scores."""
+                  ref_max_score: float, algorithm_name: str, description: str,
+                  extra_metadata: dict | None = None) -> None:
+    """Store episodes as an hdf5 Minari dataset with float32 observations and D4RL's reference scores.
+
+    `extra_metadata` (JSON-serialisable) is added to the dataset's metadata: recipe, seeds, hashes.
+    """
     import minari
     import mujoco
     from minari.data_collector.episode_buffer import EpisodeBuffer
@@ -90,6 +102,8 @@ def write_dataset(dataset_id: str, episodes: list[Episode], env_id: str, *, ref_
             description=description, ref_min_score=ref_min_score, ref_max_score=ref_max_score,
             data_format="hdf5", requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],
         )
+    if extra_metadata:
+        minari.load_dataset(dataset_id).storage.update_metadata(extra_metadata)
 
 
 @contextmanager

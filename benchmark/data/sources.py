@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5, validate_d4rl_hdf5
 from benchmark.data.minari_io import dataset_exists, datasets_root, read_transitions
+from benchmark.data.recipe import behaviour_run_available, build_dataset
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
 from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
@@ -48,8 +49,7 @@ def how_to_get(task: Task) -> str:
         f"Three ways to get {task.name}:\n"
         f"  1. --source local: the project's D4RL-recipe build, local/{env}/{ds}-v0 under "
         f"$MINARI_DATASETS_PATH ({datasets_root()}). Build it with `python -m benchmark.data build "
-        f"--env {env} --datasets {ds}` (this version builds only 'tiny'; the SAC-recipe builder is not "
-        f"released yet).\n"
+        f"--env {env} --datasets {ds}` (needs the committed behaviour run in benchmark/data/behaviour/{env}).\n"
         f"  2. --source minari --download: Minari's mujoco/{env}/medium-v0 and expert-v0 "
         f"(medium-expert is combined locally; Minari has no medium-replay). Needs `pip install -e .[download]` "
         f"and network access.\n"
@@ -90,8 +90,13 @@ def ensure_available(task: Task, spec: DataSpec) -> None:
         if task.dataset == TINY_DATASET:
             build_tiny_dataset(task.env)
         elif not dataset_exists(local_dataset_id(task)):
-            raise DatasetNotFoundError(
-                f"{task.name}: no local dataset {local_dataset_id(task)}.\n{how_to_get(task)}")
+            if not behaviour_run_available(task.env):
+                raise DatasetNotFoundError(
+                    f"{task.name}: no local dataset {local_dataset_id(task)} and no behaviour run to build it "
+                    f"from.\n{how_to_get(task)}")
+            print(f"building {local_dataset_id(task)} from the committed behaviour policies (first use)",
+                  flush=True)
+            build_dataset(task.env, task.dataset, progress=True)
     elif spec.source == "minari":
         for dataset_id in minari_dataset_ids(task):
             if dataset_exists(dataset_id):

@@ -1,0 +1,206 @@
+"""The D4RL recipe on our SAC runs: medium, medium-replay, expert and medium-expert, from committed checkpoints.
+
+- expert / medium: the checkpoints chosen by `select_checkpoints` from the committed evaluation curve.
+- medium / expert datasets: 1M transitions of the policy's own stochastic actions (tanh-Gaussian samples),
+  10 environments stepped together; the episodes still running at 1M are cut (truncated).
+- medium-replay: the training run's replay buffer up to the medium checkpoint, in insertion order,
+  rebuilt exactly by replaying the collection stream with the committed checkpoints (behaviour.py).
+- medium-expert: medium's episodes followed by expert's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from algorithms.sac import TanhGaussianActor
+from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, Collector, SACConfig, actor_path,
+                                      file_sha256, load_actor, read_curve, select_checkpoints)
+from benchmark.data.minari_io import Episode, build_lock, dataset_exists, read_episodes, write_dataset
+from benchmark.tasks import ENVS
+
+RECIPE_DATASETS = ("medium", "medium-replay", "expert", "medium-expert")
+ROLLOUT_TRANSITIONS = 1_000_000
+ROLLOUT_ENVS = 10
+ROLLOUT_SEEDS = {"medium": 1, "expert": 2}  # the training run itself uses seed 0
+
+
+@dataclass(frozen=True)
+class BehaviourRun:
+    """A committed SAC run: its recipe, curve, and the checkpoints the D4RL rule picks."""
+
+    env: str
+    folder: Path
+    recipe: BehaviourRecipe
+    resets: tuple[int, ...]
+    medium_step: int
+    expert_step: int
+    curve: tuple[dict, ...]
+
+    def return_at(self, step: int) -> float:
+        return next(row["return_mean"] for row in self.curve if row["step"] == step)
+
+
+def behaviour_run_available(env: str) -> bool:
+    return (BEHAVIOUR_DIR / env / "run.json").is_file()
+
+
+def load_behaviour_run(env: str, folder: Path | None = None) -> BehaviourRun:
+    folder = folder or BEHAVIOUR_DIR / env
+    if not (folder / "run.json").is_file():
+        raise FileNotFoundError(f"no finished behaviour run in {folder}: train it with "
+                                f"`python -m benchmark.data train-behaviour --env {env}`")
+    run = json.loads((folder / "run.json").read_text())
+    recipe_fields = dict(run["recipe"])
+    recipe_fields["sac"] = SACConfig(**{**recipe_fields["sac"], "hidden": tuple(recipe_fields["sac"]["hidden"])})
+    recipe = BehaviourRecipe(**recipe_fields)
+    curve = read_curve(folder)
+    medium, expert = select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
+                                        recipe.start_steps)
+    return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), medium, expert, tuple(curve))
+
+
+class _EpisodeWriter:
+    """Accumulates one environment's steps into Episodes."""
+
+    def __init__(self, observation: np.ndarray, seed: int):
+        self.observations, self.seed = [observation], seed
+        self.actions, self.rewards, self.terminations, self.truncations = [], [], [], []
+
+    def add(self, action, reward, next_observation, terminated, truncated) -> None:
+        self.actions.append(action)
+        self.rewards.append(reward)
+        self.observations.append(next_observation)
+        self.terminations.append(terminated)
+        self.truncations.append(truncated and not terminated)
+
+    def close(self) -> Episode:
+        if not self.terminations[-1]:
+            self.truncations[-1] = True  # cut by the time limit, the data budget or a resumed run
+        return Episode(np.asarray(self.observations, dtype=np.float32), np.asarray(self.actions, dtype=np.float32),
+                       np.asarray(self.rewards), np.asarray(self.terminations), np.asarray(self.truncations),
+                       self.seed)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+@torch.no_grad()
+def rollout(env_name: str, actor: TanhGaussianActor, n_transitions: int, seed: int, n_envs: int = ROLLOUT_ENVS,
+            progress: bool = False) -> list[Episode]:
+    """Exactly n_transitions of the stochastic policy, N environments in lockstep; deterministic per seed."""
+    torch.set_num_threads(1)
+    info = ENVS[env_name]
+    envs = [gym.make(info.gym_id) for _ in range(n_envs)]
+    generator = torch.Generator().manual_seed(seed)
+    next_seed = seed * 10_000_000
+
+    def start(i: int) -> _EpisodeWriter:
+        nonlocal next_seed
+        observation, _ = envs[i].reset(seed=next_seed)
+        next_seed += 1
+        return _EpisodeWriter(observation.astype(np.float32), next_seed - 1)
+
+    writers = [start(i) for i in range(n_envs)]
+    episodes, total = [], 0
+    bar = tqdm(total=n_transitions, desc=f"{env_name} rollout", unit="step", disable=not progress, mininterval=1)
+    while total < n_transitions:
+        active = min(n_envs, n_transitions - total)
+        observations = torch.as_tensor(np.stack([w.observations[-1] for w in writers[:active]]))
+        actions = actor.sample(observations, generator)[0].numpy()
+        for i in range(active):
+            next_observation, reward, terminated, truncated, _ = envs[i].step(actions[i])
+            writers[i].add(actions[i], float(reward), next_observation.astype(np.float32), terminated, truncated)
+            if terminated or truncated:
+                episodes.append(writers[i].close())
+                writers[i] = start(i)
+        total += active
+        bar.update(active)
+    bar.close()
+    episodes += [w.close() for w in writers if len(w)]
+    return episodes
+
+
+@torch.no_grad()
+def replay_training_stream(run: BehaviourRun, n_steps: int, progress: bool = False) -> list[Episode]:
+    """The first n_steps transitions the SAC run collected, in insertion order, split into episodes."""
+    torch.set_num_threads(1)
+    recipe, info = run.recipe, ENVS[run.env]
+    collector = Collector(info.gym_id, recipe.seed, recipe.start_steps)
+    actor, resets = None, set(run.resets)
+    episodes, writer = [], _EpisodeWriter(collector.observation, collector.episodes - 1)
+    for step in tqdm(range(n_steps), desc=f"{run.env} replay buffer", unit="step", disable=not progress,
+                     mininterval=1):
+        if step in resets:
+            episodes.append(writer.close())
+            collector.reset()
+            writer = _EpisodeWriter(collector.observation, collector.episodes - 1)
+        if step % recipe.checkpoint_every == 0 and step >= recipe.start_steps:
+            actor = load_actor(run.folder, run.env, step, recipe)
+        _, action, reward, next_observation, terminated, truncated = collector.step(actor)
+        writer.add(action, reward, next_observation, terminated, truncated)
+        if terminated or truncated:
+            episodes.append(writer.close())
+            writer = _EpisodeWriter(collector.observation, collector.episodes - 1)
+    if len(writer):
+        episodes.append(writer.close())
+    return episodes
+
+
+def dataset_id(env: str, name: str) -> str:
+    return f"local/{env}/{name}-v0"
+
+
+def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
+    steps = {"medium": [run.medium_step], "expert": [run.expert_step],
+             "medium-expert": [run.medium_step, run.expert_step],
+             "medium-replay": list(range(run.recipe.start_steps, run.medium_step, run.recipe.checkpoint_every))}[name]
+    return {"dawm_bench": {
+        "recipe": name, "behaviour_run": asdict(run.recipe), "collector_resets_at": list(run.resets),
+        "medium_step": run.medium_step, "expert_step": run.expert_step,
+        "medium_eval_return": run.return_at(run.medium_step), "expert_eval_return": run.return_at(run.expert_step),
+        "rollout_transitions": n_transitions, "rollout_envs": ROLLOUT_ENVS,
+        "rollout_seeds": {k: v for k, v in ROLLOUT_SEEDS.items() if k in name},
+        "checkpoint_sha256": {str(s): file_sha256(actor_path(run.folder, s)) for s in steps},
+    }}
+
+
+DESCRIPTIONS = {
+    "medium": "1M transitions of the medium SAC policy (first checkpoint at 1/3 of the expert's return)",
+    "expert": "1M transitions of the expert SAC policy (best checkpoint)",
+    "medium-replay": "the SAC run's replay buffer up to the medium checkpoint, in insertion order",
+    "medium-expert": "medium followed by expert",
+}
+
+
+def build_dataset(env: str, name: str, run: BehaviourRun | None = None, progress: bool = False,
+                  n_transitions: int | None = None) -> str:
+    """Build local/<env>/<name>-v0 from the committed behaviour run, unless it exists."""
+    target, n_transitions = dataset_id(env, name), n_transitions or ROLLOUT_TRANSITIONS
+    with build_lock():
+        if dataset_exists(target):
+            return target
+    run = run or load_behaviour_run(env)
+    if name == "medium-replay":
+        episodes = replay_training_stream(run, run.medium_step, progress)
+    elif name == "medium-expert":
+        parts = [build_dataset(env, part, run, progress, n_transitions) for part in ("medium", "expert")]
+        episodes = [episode for part in parts for episode in read_episodes(part)]
+    else:
+        step = run.medium_step if name == "medium" else run.expert_step
+        actor = load_actor(run.folder, env, step, run.recipe)
+        episodes = rollout(env, actor, n_transitions, ROLLOUT_SEEDS[name], progress=progress)
+    info = ENVS[env]
+    with build_lock():
+        if not dataset_exists(target):
+            write_dataset(target, episodes, info.gym_id, ref_min_score=info.ref_min_score,
+                          ref_max_score=info.ref_max_score, algorithm_name="SAC (D4RL recipe)",
+                          description=f"{DESCRIPTIONS[name]}; SAC on {info.gym_id}, see results/datasets.md",
+                          extra_metadata=_metadata(run, name, n_transitions))
+    return target

@@ -1,0 +1,105 @@
+"""The D4RL-recipe builder on a tiny SAC run (seconds): selection rule, exact medium-replay, metadata."""
+
+import json
+
+import minari
+import numpy as np
+import pytest
+
+from benchmark.data.behaviour import BehaviourRecipe, actor_path, file_sha256, select_checkpoints, train_behaviour
+from benchmark.data.minari_io import read_transitions
+from benchmark.data.recipe import build_dataset, load_behaviour_run, replay_training_stream, rollout
+from benchmark.data.transitions import Transitions
+
+RECIPE = BehaviourRecipe(total_steps=1200, start_steps=400, checkpoint_every=200, eval_episodes=1,
+                         resume_every=400)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("behaviour") / "hopper"
+    buffer = train_behaviour("hopper", RECIPE, folder, folder.parent / "work")
+    return load_behaviour_run("hopper", folder), buffer
+
+
+def test_checkpoint_selection_rule():
+    steps, returns = [0, 5, 10, 15, 20], [50.0, 10.0, 40.0, 120.0, 90.0]
+    # expert: the best (120 at 15); medium: the first at >= 120 / 3 = 40 after warm-up (step 0 excluded)
+    assert select_checkpoints(steps, returns, start_steps=5) == (10, 15)
+    assert select_checkpoints(steps, [50.0, 10.0, 39.9, 120.0, 90.0], start_steps=5) == (15, 15)
+
+
+def test_run_records_curve_and_checkpoints(tiny_run):
+    run, _ = tiny_run
+    assert [row["step"] for row in run.curve] == list(range(0, 1201, 200))
+    assert RECIPE.start_steps <= run.medium_step <= run.expert_step
+    assert run.return_at(run.medium_step) >= run.return_at(run.expert_step) / 3
+    assert actor_path(run.folder, run.expert_step).is_file()
+    assert json.loads((run.folder / "run.json").read_text())["collector_resets_at"] == []
+
+
+def _flatten(episodes) -> Transitions:
+    return Transitions(
+        observations=np.concatenate([e.observations[:-1] for e in episodes]),
+        actions=np.concatenate([e.actions for e in episodes]),
+        rewards=np.concatenate([e.rewards for e in episodes]).astype(np.float32),
+        next_observations=np.concatenate([e.observations[1:] for e in episodes]),
+        terminals=np.concatenate([e.terminations for e in episodes]),
+        timeouts=np.concatenate([e.truncations for e in episodes]))
+
+
+def test_medium_replay_is_the_training_replay_buffer_exactly(tiny_run):
+    run, buffer = tiny_run
+    replayed = _flatten(replay_training_stream(run, RECIPE.total_steps))
+    assert replayed.size == buffer.size == RECIPE.total_steps
+    np.testing.assert_array_equal(replayed.observations, buffer.observations.numpy())
+    np.testing.assert_array_equal(replayed.actions, buffer.actions.numpy())
+    np.testing.assert_array_equal(replayed.rewards, buffer.rewards.numpy())
+    np.testing.assert_array_equal(replayed.next_observations, buffer.next_observations.numpy())
+    np.testing.assert_array_equal(replayed.terminals, buffer.dones.numpy().astype(bool))
+
+
+def test_rollouts_are_exact_in_size_and_deterministic(tiny_run):
+    run, _ = tiny_run
+    from benchmark.data.behaviour import load_actor
+
+    actor = load_actor(run.folder, "hopper", run.medium_step, run.recipe)
+    first, second = (_flatten(rollout("hopper", actor, 300, seed=1)) for _ in range(2))
+    assert first.size == 300 and first.checksum() == second.checksum()
+    assert first.checksum() != _flatten(rollout("hopper", actor, 300, seed=2)).checksum()
+
+
+def test_built_datasets(tiny_run, tmp_path, monkeypatch):
+    run, _ = tiny_run
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "a"))
+    ids = {name: build_dataset("hopper", name, run, n_transitions=300)
+           for name in ("medium", "expert", "medium-replay", "medium-expert")}
+    data = {name: read_transitions(i) for name, i in ids.items()}
+    assert data["medium"].size == data["expert"].size == 300
+    assert data["medium-replay"].size == run.medium_step
+    joined = Transitions.concatenate([data["medium"], data["expert"]])
+    assert data["medium-expert"].checksum() == joined.checksum()
+
+    metadata = minari.load_dataset(ids["medium-expert"]).storage.metadata
+    assert metadata["ref_min_score"] == pytest.approx(-20.272305)
+    assert metadata["ref_max_score"] == pytest.approx(3234.3)
+    recipe = metadata["dawm_bench"]
+    assert (recipe["medium_step"], recipe["expert_step"]) == (run.medium_step, run.expert_step)
+    assert recipe["checkpoint_sha256"][str(run.expert_step)] == file_sha256(actor_path(run.folder, run.expert_step))
+    assert any(r.startswith("mujoco==") for r in metadata["requirements"])
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "b"))
+    again = read_transitions(build_dataset("hopper", "medium-replay", run, n_transitions=300))
+    assert again.checksum() == data["medium-replay"].checksum()
+
+
+def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path, monkeypatch):
+    from benchmark.data import DataSpec, load_dataset
+    from benchmark.tasks import parse_task
+
+    run, _ = tiny_run
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    monkeypatch.setattr("benchmark.data.recipe.BEHAVIOUR_DIR", run.folder.parent)
+    monkeypatch.setattr("benchmark.data.recipe.ROLLOUT_TRANSITIONS", 250)
+    loaded = load_dataset(parse_task("hopper-medium-v2"), DataSpec("local"))
+    assert loaded.dataset_id == "local/hopper/medium-v0" and loaded.transitions.size == 250
