@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 
 from benchmark.data import SOURCES, DataSpec, ensure_available
+from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
+from benchmark.data.recipe import behaviour_run_available
 from benchmark.errors import UsageError
 from benchmark.hyperparams import table_rows
 from benchmark.launcher import EXECUTORS, launch
@@ -66,8 +68,11 @@ def command_run(args: argparse.Namespace) -> int:
     specs = build_grid(args, device)
     if args.executor not in EXECUTORS:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
-    for task in sorted({s.task for s in specs}):
-        ensure_available(parse_task(task), specs[0].data)
+    tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
+    if specs[0].data.source == "local":
+        build_many([(t.env, t.dataset) for t in tasks if behaviour_run_available(t.env) or t.dataset == "tiny"])
+    for task in tasks:
+        ensure_available(task, specs[0].data)
     todo = [s for s in specs if not s.result_path(args.results).is_file()]
     print(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already done, {len(todo)} to run "
           f"(profile {specs[0].profile}, source {specs[0].data.source}, device {device}, "

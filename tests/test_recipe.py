@@ -103,3 +103,16 @@ def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path,
     monkeypatch.setattr("benchmark.data.recipe.ROLLOUT_TRANSITIONS", 250)
     loaded = load_dataset(parse_task("hopper-medium-v2"), DataSpec("local"))
     assert loaded.dataset_id == "local/hopper/medium-v0" and loaded.transitions.size == 250
+
+
+def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
+    import shutil
+
+    from benchmark.data.behaviour import prune_checkpoints
+
+    run, _ = tiny_run
+    folder = tmp_path / "hopper"
+    shutil.copytree(run.folder, folder)
+    kept = prune_checkpoints(folder, RECIPE)
+    assert kept == sorted({*range(RECIPE.start_steps, run.medium_step + 1, RECIPE.checkpoint_every), run.expert_step})
+    assert sorted(int(p.stem.split("_")[1]) for p in (folder / "actors").glob("*.pt")) == kept

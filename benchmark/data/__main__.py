@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from tqdm import tqdm
-
-from benchmark.data.behaviour import BEHAVIOUR_DIR, BehaviourRecipe, train_behaviour
+from benchmark.data.behaviour import BEHAVIOUR_DIR, BehaviourRecipe, prune_checkpoints, train_behaviour
+from benchmark.data.build import build_many
 from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
-from benchmark.data.recipe import RECIPE_DATASETS, build_dataset
-from benchmark.data.tiny import build_tiny_dataset
+from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UnknownNameError, UsageError
 from benchmark.tasks import ENVS, TINY_DATASET
 
 WORK_DIR = Path(".behaviour_work")  # resumable training state, git-ignored
-
-
-def _build_one(env: str, name: str) -> tuple[str, float]:
-    started = time.perf_counter()
-    dataset = build_tiny_dataset(env) if name == TINY_DATASET else build_dataset(env, name)
-    return dataset, time.perf_counter() - started
-
-
-def build(envs: list[str], names: list[str], workers: int) -> None:
-    """Rollouts and replays in parallel, one process per core; medium-expert after its two parts."""
-    first = [(e, n) for e in envs for n in names if n != "medium-expert"]
-    then = [(e, "medium-expert") for e in envs if "medium-expert" in names]
-    if "medium-expert" in names:
-        first += [(e, n) for e in envs for n in ("medium", "expert") if (e, n) not in first]
-    bar = tqdm(total=len(first) + len(then), desc="datasets", unit="dataset")
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for stage in (first, then):
-            for future in as_completed([pool.submit(_build_one, e, n) for e, n in stage]):
-                dataset, seconds = future.result()
-                bar.write(f"{dataset}: {seconds:.0f} s")
-                bar.update()
-    bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,14 +36,20 @@ def main(argv: list[str] | None = None) -> int:
             if env is not None and env not in ENVS:
                 raise UnknownNameError("env", env, ENVS)
         if args.command == "train-behaviour":
-            train_behaviour(args.env, BehaviourRecipe(total_steps=args.steps), BEHAVIOUR_DIR / args.env,
-                            WORK_DIR / args.env)
+            recipe = BehaviourRecipe(total_steps=args.steps)
+            train_behaviour(args.env, recipe, BEHAVIOUR_DIR / args.env, WORK_DIR / args.env)
+            kept = prune_checkpoints(BEHAVIOUR_DIR / args.env, recipe)
+            print(f"kept {len(kept)} actor checkpoints (until medium, and the expert)")
         elif args.command == "build":
             for name in args.datasets:
                 if name not in (*RECIPE_DATASETS, TINY_DATASET):
                     raise UnknownNameError("dataset", name, (*RECIPE_DATASETS, TINY_DATASET))
+            for env in args.env:
+                if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):
+                    raise UsageError(f"no finished behaviour run for {env} in {BEHAVIOUR_DIR / env}; train it with "
+                                     f"`python -m benchmark.data train-behaviour --env {env}`")
             print(f"building into {datasets_root()}")
-            build(args.env, args.datasets, args.workers)
+            build_many([(e, n) for e in args.env for n in args.datasets], args.workers)
         else:
             print(f"written {write_card(args.out)}")
     except UsageError as error:

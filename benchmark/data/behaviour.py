@@ -117,6 +117,18 @@ def select_checkpoints(steps: list[int], returns: list[float], start_steps: int)
     return medium_step, expert_step
 
 
+def prune_checkpoints(folder: Path, recipe: BehaviourRecipe) -> list[int]:
+    """Keep only the actors the datasets need: those in charge until medium, and the expert; returns them."""
+    curve = read_curve(folder)
+    medium, expert = select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
+                                        recipe.start_steps)
+    keep = {*range(recipe.start_steps, medium + 1, recipe.checkpoint_every), expert}
+    for path in (folder / "actors").glob("actor_*.pt"):
+        if int(path.stem.split("_")[1]) not in keep:
+            path.unlink()
+    return sorted(keep)
+
+
 def read_curve(folder: Path) -> list[dict]:
     with open(folder / "curve.csv") as handle:
         return [{k: float(v) if k != "step" else int(v) for k, v in row.items()} for row in csv.DictReader(handle)]
