@@ -72,7 +72,7 @@ def plot_curves(out: Path) -> None:
         for step, label, color in ((run.medium_step, "medium", "tab:blue"), (run.expert_step, "expert", "tab:red")):
             ax.scatter([step / 1000], [run.return_at(step)], color=color, zorder=3, s=40,
                        label=f"{label} (step {step // 1000}k)")
-        ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)", ylabel="return (10 episodes)")
+        ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)", ylabel=f"return (mean of {run.recipe.eval_episodes} episodes)")
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
