@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from benchmark.data.minari_io import dataset_exists, read_transitions  # noqa: E402
-from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, dataset_id, load_behaviour_run  # noqa: E402
-from benchmark.results import write_text_atomic  # noqa: E402
-from benchmark.tasks import ENVS, normalized_score  # noqa: E402
+from benchmark.data.minari_io import dataset_exists, read_transitions
+from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, dataset_id, load_behaviour_run
+from benchmark.results import write_text_atomic
+from benchmark.tasks import ENVS, normalized_score
 
 # D4RL v2's transition counts (machine-facts.md: medium-replay sizes; 1M per rollout dataset). D4RL's
 # published return statistics are not in our references, so the card leaves them out rather than guess.
@@ -72,7 +68,8 @@ def plot_curves(out: Path) -> None:
         for step, label, color in ((run.medium_step, "medium", "tab:blue"), (run.expert_step, "expert", "tab:red")):
             ax.scatter([step / 1000], [run.return_at(step)], color=color, zorder=3, s=40,
                        label=f"{label} (step {step // 1000}k)")
-        ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)", ylabel=f"return (mean of {run.recipe.eval_episodes} episodes)")
+        ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)",
+               ylabel=f"return (mean of {run.recipe.eval_episodes} episodes)")
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
