@@ -165,7 +165,8 @@ def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path, work_d
         agent.load_state_dict(state["agent"])
         for name, tensor in state["buffer"].items():
             getattr(buffer, name)[: len(tensor)] = tensor
-        buffer.size, step, curve, resets, elapsed = state["size"], state["step"], state["curve"], state["resets"], state["elapsed"]
+        buffer.size, step, elapsed = state["size"], state["step"], state["elapsed"]
+        curve, resets = state["curve"], state["resets"]
         learner_generator.set_state(state["learner_generator"])
         torch.set_rng_state(state["torch_rng"])
         collector.restore(state["collector"])
