@@ -85,6 +85,12 @@ def _markdown(rows: list[dict], floats: str = "{:.1f}") -> str:
     return frame.to_markdown(index=False)
 
 
+def _mujoco_version() -> str:
+    import mujoco
+
+    return mujoco.__version__
+
+
 def write_card(out: Path) -> Path:
     figure = out.parent / "figures" / "sac_curves.png"
     plot_curves(figure)
@@ -118,6 +124,17 @@ the sha256 of the flat transitions that result files record.
 {_markdown(dataset_rows())}
 
 D4RL v2's return statistics for its datasets are not in our references, so they are not shown.
+
+## How these differ from D4RL's
+
+- Our experts are SAC after {recipe.total_steps // 1000}k steps with {recipe.sac.hidden[0]}-unit networks. Read the
+  `expert score` column against 100, D4RL's expert reference: where it is far below, our expert, medium-expert
+  and (through the 1/3 rule) medium datasets are weaker than D4RL's, and medium-replay is shorter because
+  medium is reached earlier. Scores of agents trained on them are not comparable task for task with
+  published D4RL numbers; they are comparable across the methods of this suite.
+- medium is the first checkpoint whose deterministic evaluation crosses a third of the expert's; on a noisy
+  curve that can be a spike, and the stochastic rollouts of that policy score below its evaluation.
+- The environments are gymnasium's v5 on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py.
 
 ## medium-replay: an exact rebuild of the replay buffer
 

@@ -137,8 +137,9 @@ def replay_training_stream(run: BehaviourRun, n_steps: int, progress: bool = Fal
     episodes, writer = [], _EpisodeWriter(collector.observation, collector.episodes - 1)
     for step in tqdm(range(n_steps), desc=f"{run.env} replay buffer", unit="step", disable=not progress,
                      mininterval=1):
-        if step in resets:
-            episodes.append(writer.close())
+        if step in resets:  # a resumed run cut the episode in progress, if one was
+            if len(writer):
+                episodes.append(writer.close())
             collector.reset()
             writer = _EpisodeWriter(collector.observation, collector.episodes - 1)
         if step % recipe.checkpoint_every == 0 and step >= recipe.start_steps:
