@@ -116,3 +116,14 @@ def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
     kept = prune_checkpoints(folder, RECIPE)
     assert kept == sorted({*range(RECIPE.start_steps, run.medium_step + 1, RECIPE.checkpoint_every), run.expert_step})
     assert sorted(int(p.stem.split("_")[1]) for p in (folder / "actors").glob("*.pt")) == kept
+
+
+def test_card_regenerates_from_the_committed_behaviour_runs(tmp_path, monkeypatch):
+    from benchmark.data.card import write_card
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
+    text = write_card(tmp_path / "datasets.md").read_text()
+    for gym_id in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"):
+        assert f"| {gym_id} " in text
+    assert "None built yet" in text
+    assert (tmp_path / "figures" / "sac_curves.png").stat().st_size > 10_000

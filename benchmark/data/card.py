@@ -51,6 +51,7 @@ def behaviour_rows() -> list[dict]:
             "medium step": run.medium_step, "medium return": medium,
             "medium score": float(normalized_score(env, medium)),
             "D4RL expert reference return": ENVS[env].ref_max_score,
+            "resumed at step": ", ".join(map(str, run.resets)) or "never",
         })
     return rows
 
@@ -78,6 +79,8 @@ def plot_curves(out: Path) -> None:
 
 
 def _markdown(rows: list[dict], floats: str = "{:.1f}") -> str:
+    if not rows:
+        return "None built yet: `python -m benchmark.data build`."
     frame = pd.DataFrame(rows)
     for column in frame.columns:
         if frame[column].dtype == float:
