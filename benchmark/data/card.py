@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from benchmark.data.minari_io import dataset_exists, read_transitions
-from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, dataset_id, load_behaviour_run
+from benchmark.data.minari_io import dataset_exists, local_dataset_id, read_transitions
+from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, load_behaviour_run
 from benchmark.results import write_text_atomic
 from benchmark.tasks import ENVS, normalized_score
 
@@ -27,9 +27,9 @@ def dataset_rows() -> list[dict]:
     rows = []
     for env in ENVS:
         for name in RECIPE_DATASETS:
-            if not dataset_exists(dataset_id(env, name)):
+            if not dataset_exists(local_dataset_id(env, name)):
                 continue
-            data = read_transitions(dataset_id(env, name))
+            data = read_transitions(local_dataset_id(env, name))
             returns = data.episode_returns()
             rows.append({
                 "dataset": f"{env}-{name}", "transitions": data.size, "episodes": len(returns),

@@ -25,6 +25,11 @@ def datasets_root() -> Path:
     return root
 
 
+def local_dataset_id(env: str, name: str) -> str:
+    """The project's own datasets live in the `local` namespace, so they never shadow Minari's ids."""
+    return f"local/{env}/{name}-v0"
+
+
 def dataset_exists(dataset_id: str) -> bool:
     return (datasets_root() / dataset_id / "data" / "metadata.json").is_file()
 
@@ -72,6 +77,32 @@ class Episode:
     terminations: np.ndarray  # [T] bool
     truncations: np.ndarray  # [T] bool
     seed: int | None  # the reset seed, where known
+
+
+class EpisodeWriter:
+    """Accumulates one environment's steps into an Episode; `close` marks a cut episode as truncated."""
+
+    def __init__(self, observation: np.ndarray, seed: int | None):
+        self.observations, self.seed = [observation], seed
+        self.actions, self.rewards, self.terminations, self.truncations = [], [], [], []
+
+    def add(self, action, reward, next_observation, terminated, truncated) -> None:
+        self.actions.append(action)
+        self.rewards.append(reward)
+        self.observations.append(next_observation)
+        self.terminations.append(terminated)
+        self.truncations.append(truncated and not terminated)
+
+    def close(self) -> Episode:
+        if not self.terminations[-1]:
+            self.truncations[-1] = True  # cut by the time limit, the data budget or a resumed run
+        return Episode(np.asarray(self.observations, dtype=np.float32), np.asarray(self.actions, dtype=np.float32),
+                       np.asarray(self.rewards), np.asarray(self.terminations), np.asarray(self.truncations),
+                       self.seed)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
 
 
 def write_dataset(dataset_id: str, episodes: list[Episode], env_id: str, *, ref_min_score: float,

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from algorithms.sac import TanhGaussianActor
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, Collector, SACConfig, actor_path,
                                       file_sha256, load_actor, read_curve, select_checkpoints)
-from benchmark.data.minari_io import Episode, build_lock, dataset_exists, read_episodes, write_dataset
+from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
+                                      read_episodes, write_dataset)
 from benchmark.tasks import ENVS
 
 RECIPE_DATASETS = ("medium", "medium-replay", "expert", "medium-expert")
@@ -66,31 +67,6 @@ def load_behaviour_run(env: str, folder: Path | None = None) -> BehaviourRun:
     return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), medium, expert, tuple(curve))
 
 
-class _EpisodeWriter:
-    """Accumulates one environment's steps into Episodes."""
-
-    def __init__(self, observation: np.ndarray, seed: int):
-        self.observations, self.seed = [observation], seed
-        self.actions, self.rewards, self.terminations, self.truncations = [], [], [], []
-
-    def add(self, action, reward, next_observation, terminated, truncated) -> None:
-        self.actions.append(action)
-        self.rewards.append(reward)
-        self.observations.append(next_observation)
-        self.terminations.append(terminated)
-        self.truncations.append(truncated and not terminated)
-
-    def close(self) -> Episode:
-        if not self.terminations[-1]:
-            self.truncations[-1] = True  # cut by the time limit, the data budget or a resumed run
-        return Episode(np.asarray(self.observations, dtype=np.float32), np.asarray(self.actions, dtype=np.float32),
-                       np.asarray(self.rewards), np.asarray(self.terminations), np.asarray(self.truncations),
-                       self.seed)
-
-    def __len__(self) -> int:
-        return len(self.actions)
-
-
 @torch.no_grad()
 def rollout(env_name: str, actor: TanhGaussianActor, n_transitions: int, seed: int, n_envs: int = ROLLOUT_ENVS,
             progress: bool = False) -> list[Episode]:
@@ -101,11 +77,11 @@ def rollout(env_name: str, actor: TanhGaussianActor, n_transitions: int, seed: i
     generator = torch.Generator().manual_seed(seed)
     next_seed = seed * 10_000_000
 
-    def start(i: int) -> _EpisodeWriter:
+    def start(i: int) -> EpisodeWriter:
         nonlocal next_seed
         observation, _ = envs[i].reset(seed=next_seed)
         next_seed += 1
-        return _EpisodeWriter(observation.astype(np.float32), next_seed - 1)
+        return EpisodeWriter(observation.astype(np.float32), next_seed - 1)
 
     writers = [start(i) for i in range(n_envs)]
     episodes, total = [], 0
@@ -134,28 +110,24 @@ def replay_training_stream(run: BehaviourRun, n_steps: int, progress: bool = Fal
     recipe, info = run.recipe, ENVS[run.env]
     collector = Collector(info.gym_id, recipe.seed, recipe.start_steps)
     actor, resets = None, set(run.resets)
-    episodes, writer = [], _EpisodeWriter(collector.observation, collector.episodes - 1)
+    episodes, writer = [], EpisodeWriter(collector.observation, collector.episodes - 1)
     for step in tqdm(range(n_steps), desc=f"{run.env} replay buffer", unit="step", disable=not progress,
                      mininterval=1):
         if step in resets:  # a resumed run cut the episode in progress, if one was
             if len(writer):
                 episodes.append(writer.close())
             collector.reset()
-            writer = _EpisodeWriter(collector.observation, collector.episodes - 1)
+            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
         if step % recipe.checkpoint_every == 0 and step >= recipe.start_steps:
             actor = load_actor(run.folder, run.env, step, recipe)
         _, action, reward, next_observation, terminated, truncated = collector.step(actor)
         writer.add(action, reward, next_observation, terminated, truncated)
         if terminated or truncated:
             episodes.append(writer.close())
-            writer = _EpisodeWriter(collector.observation, collector.episodes - 1)
+            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
     if len(writer):
         episodes.append(writer.close())
     return episodes
-
-
-def dataset_id(env: str, name: str) -> str:
-    return f"local/{env}/{name}-v0"
 
 
 def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
@@ -183,7 +155,7 @@ DESCRIPTIONS = {
 def build_dataset(env: str, name: str, run: BehaviourRun | None = None, progress: bool = False,
                   n_transitions: int | None = None) -> str:
     """Build local/<env>/<name>-v0 from the committed behaviour run, unless it exists."""
-    target, n_transitions = dataset_id(env, name), n_transitions or ROLLOUT_TRANSITIONS
+    target, n_transitions = local_dataset_id(env, name), n_transitions or ROLLOUT_TRANSITIONS
     with build_lock():
         if dataset_exists(target):
             return target

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5, validate_d4rl_hdf5
-from benchmark.data.minari_io import dataset_exists, datasets_root, read_transitions
+from benchmark.data.minari_io import dataset_exists, datasets_root, local_dataset_id, read_transitions
 from benchmark.data.recipe import behaviour_run_available, build_dataset
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
@@ -57,10 +57,6 @@ def how_to_get(task: Task) -> str:
     )
 
 
-def local_dataset_id(task: Task) -> str:
-    return f"local/{task.env}/{task.dataset}-v0"
-
-
 def minari_dataset_ids(task: Task) -> list[str]:
     if task.dataset == "medium-replay":
         raise UsageError(
@@ -89,13 +85,12 @@ def ensure_available(task: Task, spec: DataSpec) -> None:
     if spec.source == "local":
         if task.dataset == TINY_DATASET:
             build_tiny_dataset(task.env)
-        elif not dataset_exists(local_dataset_id(task)):
+        elif not dataset_exists(dataset_id := local_dataset_id(task.env, task.dataset)):
             if not behaviour_run_available(task.env):
                 raise DatasetNotFoundError(
-                    f"{task.name}: no local dataset {local_dataset_id(task)} and no behaviour run to build it "
-                    f"from.\n{how_to_get(task)}")
-            print(f"building {local_dataset_id(task)} from the committed behaviour policies (first use)",
-                  flush=True)
+                    f"{task.name}: no local dataset {dataset_id} and no behaviour run to build it from.\n"
+                    f"{how_to_get(task)}")
+            print(f"building {dataset_id} from the committed behaviour policies (first use)", flush=True)
             build_dataset(task.env, task.dataset, progress=True)
     elif spec.source == "minari":
         for dataset_id in minari_dataset_ids(task):
@@ -137,7 +132,7 @@ def _download(dataset_id: str) -> None:
 def load_dataset(task: Task, spec: DataSpec) -> Dataset:
     ensure_available(task, spec)
     if spec.source == "local":
-        dataset_id = local_dataset_id(task)
+        dataset_id = local_dataset_id(task.env, task.dataset)
         transitions, env_id = read_transitions(dataset_id), task.info.gym_id
     elif spec.source == "minari":
         ids = minari_dataset_ids(task)

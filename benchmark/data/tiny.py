@@ -5,14 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from benchmark.data.minari_io import Episode, build_lock, dataset_exists, write_dataset
-from benchmark.tasks import ENVS
+from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
+                                      write_dataset)
+from benchmark.tasks import ENVS, TINY_DATASET
 
 TINY_TRANSITIONS = 5000
-
-
-def tiny_dataset_id(env: str) -> str:
-    return f"local/{env}/tiny-v0"
 
 
 def collect_random_episodes(env_name: str, n_transitions: int, seed: int = 0) -> list[Episode]:
@@ -20,32 +17,25 @@ def collect_random_episodes(env_name: str, n_transitions: int, seed: int = 0) ->
     info = ENVS[env_name]
     env = gym.make(info.gym_id)
     rng = np.random.default_rng(seed)
-    episodes, total = [], 0
+    episodes, writer, total = [], None, 0
     while total < n_transitions:
-        episode_seed = seed * 100_000 + len(episodes)
-        obs, _ = env.reset(seed=episode_seed)
-        observations, actions, rewards, terms, truncs = [obs], [], [], [], []
-        while True:
-            action = rng.uniform(-1.0, 1.0, info.act_dim).astype(np.float32)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += 1
-            truncated = truncated or total == n_transitions
-            observations.append(obs)
-            actions.append(action)
-            rewards.append(reward)
-            terms.append(terminated)
-            truncs.append(truncated and not terminated)
-            if terminated or truncated:
-                break
-        episodes.append(Episode(np.asarray(observations), np.asarray(actions), np.asarray(rewards),
-                                np.asarray(terms), np.asarray(truncs), episode_seed))
+        if writer is None:
+            episode_seed = seed * 100_000 + len(episodes)
+            writer = EpisodeWriter(env.reset(seed=episode_seed)[0].astype(np.float32), episode_seed)
+        action = rng.uniform(-1.0, 1.0, info.act_dim).astype(np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += 1
+        writer.add(action, float(reward), obs.astype(np.float32), terminated, truncated)
+        if terminated or truncated or total == n_transitions:
+            episodes.append(writer.close())
+            writer = None
     env.close()
     return episodes
 
 
 def build_tiny_dataset(env_name: str, n_transitions: int = TINY_TRANSITIONS, seed: int = 0) -> str:
     """Build local/<env>/tiny-v0 unless it exists; returns its id."""
-    dataset_id = tiny_dataset_id(env_name)
+    dataset_id = local_dataset_id(env_name, TINY_DATASET)
     with build_lock():
         if not dataset_exists(dataset_id):
             info = ENVS[env_name]
