@@ -13,7 +13,7 @@ import torch
 from benchmark.data import SOURCES, DataSpec, ensure_available
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
-from benchmark.data.recipe import behaviour_run_available
+from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError
 from benchmark.hyperparams import table_rows
 from benchmark.launcher import EXECUTORS, launch
@@ -70,7 +70,8 @@ def command_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
     tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
     if specs[0].data.source == "local":
-        build_many([(t.env, t.dataset) for t in tasks if behaviour_run_available(t.env) or t.dataset == "tiny"])
+        build_many([(t.env, t.dataset) for t in tasks
+                    if t.dataset in RECIPE_DATASETS and behaviour_run_available(t.env)])
     for task in tasks:
         ensure_available(task, specs[0].data)
     todo = [s for s in specs if not s.result_path(args.results).is_file()]

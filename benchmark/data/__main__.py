@@ -11,7 +11,7 @@ from benchmark.data.build import build_many
 from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
-from benchmark.errors import UnknownNameError, UsageError
+from benchmark.errors import UsageError
 from benchmark.tasks import ENVS, TINY_DATASET
 
 WORK_DIR = Path(".behaviour_work")  # resumable training state, git-ignored
@@ -21,29 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="build local Minari datasets from the committed checkpoints")
-    build_parser.add_argument("--env", nargs="+", default=list(ENVS))
+    build_parser.add_argument("--env", nargs="+", default=list(ENVS), choices=list(ENVS))
     build_parser.add_argument("--datasets", nargs="+", default=list(RECIPE_DATASETS),
-                              help=f"any of {', '.join((*RECIPE_DATASETS, TINY_DATASET))} (default: all but tiny)")
+                              choices=[*RECIPE_DATASETS, TINY_DATASET], help="default: all but tiny")
     build_parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     train = commands.add_parser("train-behaviour", help="train (or resume) the SAC behaviour policy of one env")
-    train.add_argument("--env", required=True)
+    train.add_argument("--env", required=True, choices=list(ENVS))
     train.add_argument("--steps", type=int, default=BehaviourRecipe().total_steps)
     card = commands.add_parser("card", help="write results/datasets.md and the SAC curves figure")
     card.add_argument("--out", type=Path, default=Path("results") / "datasets.md")
     args = parser.parse_args(argv)
     try:
-        for env in args.env if isinstance(getattr(args, "env", None), list) else [getattr(args, "env", None)]:
-            if env is not None and env not in ENVS:
-                raise UnknownNameError("env", env, ENVS)
         if args.command == "train-behaviour":
             recipe = BehaviourRecipe(total_steps=args.steps)
             train_behaviour(args.env, recipe, BEHAVIOUR_DIR / args.env, WORK_DIR / args.env)
             kept = prune_checkpoints(BEHAVIOUR_DIR / args.env, recipe)
             print(f"kept {len(kept)} actor checkpoints (until medium, and the expert)")
         elif args.command == "build":
-            for name in args.datasets:
-                if name not in (*RECIPE_DATASETS, TINY_DATASET):
-                    raise UnknownNameError("dataset", name, (*RECIPE_DATASETS, TINY_DATASET))
             for env in args.env:
                 if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):
                     raise UsageError(f"no finished behaviour run for {env} in {BEHAVIOUR_DIR / env}; train it with "

@@ -117,11 +117,14 @@ def select_checkpoints(steps: list[int], returns: list[float], start_steps: int)
     return medium_step, expert_step
 
 
+def checkpoints_from_curve(curve: list[dict], start_steps: int) -> tuple[int, int]:
+    """(medium step, expert step) of a run, from its evaluation curve."""
+    return select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve], start_steps)
+
+
 def prune_checkpoints(folder: Path, recipe: BehaviourRecipe) -> list[int]:
     """Keep only the actors the datasets need: those in charge until medium, and the expert; returns them."""
-    curve = read_curve(folder)
-    medium, expert = select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
-                                        recipe.start_steps)
+    medium, expert = checkpoints_from_curve(read_curve(folder), recipe.start_steps)
     keep = {*range(recipe.start_steps, medium + 1, recipe.checkpoint_every), expert}
     for path in (folder / "actors").glob("actor_*.pt"):
         if int(path.stem.split("_")[1]) not in keep:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from algorithms.sac import TanhGaussianActor
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, Collector, SACConfig, actor_path,
-                                      file_sha256, load_actor, read_curve, select_checkpoints)
+                                      checkpoints_from_curve, file_sha256, load_actor, read_curve)
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
                                       read_episodes, write_dataset)
 from benchmark.tasks import ENVS
@@ -62,8 +62,7 @@ def load_behaviour_run(env: str, folder: Path | None = None) -> BehaviourRun:
     recipe_fields["sac"] = SACConfig(**{**recipe_fields["sac"], "hidden": tuple(recipe_fields["sac"]["hidden"])})
     recipe = BehaviourRecipe(**recipe_fields)
     curve = read_curve(folder)
-    medium, expert = select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
-                                        recipe.start_steps)
+    medium, expert = checkpoints_from_curve(curve, recipe.start_steps)
     return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), medium, expert, tuple(curve))
 
 

@@ -72,8 +72,12 @@ def d4rl_file_names(task: Task) -> list[str]:
     return [f"{task.env}_{task.dataset.replace('-', '_')}-v2.hdf5", f"{task.name}.hdf5"]
 
 
+def hdf5_dir(spec: DataSpec) -> Path:
+    return Path(spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")).expanduser()
+
+
 def hdf5_path(task: Task, spec: DataSpec) -> Path | None:
-    folder = Path(spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")).expanduser()
+    folder = hdf5_dir(spec)
     for name in d4rl_file_names(task):
         if (folder / name).is_file():
             return folder / name
@@ -104,9 +108,8 @@ def ensure_available(task: Task, spec: DataSpec) -> None:
     else:
         path = hdf5_path(task, spec)
         if path is None:
-            folder = spec.hdf5_dir or os.environ.get("D4RL_DATASET_DIR", "~/.d4rl/datasets")
             raise DatasetNotFoundError(
-                f"{task.name}: none of {', '.join(d4rl_file_names(task))} in {folder}.\n{how_to_get(task)}")
+                f"{task.name}: none of {', '.join(d4rl_file_names(task))} in {hdf5_dir(spec)}.\n{how_to_get(task)}")
         validate_d4rl_hdf5(path, task.info.obs_dim, task.info.act_dim)
 
 
