@@ -25,8 +25,17 @@ def tiny_run(tmp_path_factory):
 def test_checkpoint_selection_rule():
     steps, returns = [0, 5, 10, 15, 20], [50.0, 10.0, 40.0, 120.0, 90.0]
     # expert: the best (120 at 15); medium: the first at >= 120 / 3 = 40 after warm-up (step 0 excluded)
+    # whose next checkpoint is also >= 40
     assert select_checkpoints(steps, returns, start_steps=5) == (10, 15)
     assert select_checkpoints(steps, [50.0, 10.0, 39.9, 120.0, 90.0], start_steps=5) == (15, 15)
+
+
+def test_checkpoint_selection_skips_a_spike():
+    steps = [10, 20, 30, 40, 50, 60]
+    returns = [5.0, 50.0, 10.0, 45.0, 41.0, 120.0]  # 50 at 20 is a spike: 10 follows it
+    assert select_checkpoints(steps, returns, start_steps=10) == (40, 60)
+    # nothing sustained before the best, which is last: medium falls back to the expert
+    assert select_checkpoints([10, 20, 30, 40], [5.0, 60.0, 10.0, 150.0], start_steps=10) == (40, 40)
 
 
 def test_run_records_curve_and_checkpoints(tiny_run):

@@ -105,16 +105,20 @@ def file_sha256(path: Path) -> str:
 
 
 def select_checkpoints(steps: list[int], returns: list[float], start_steps: int) -> tuple[int, int]:
-    """D4RL's rule: expert = the best checkpoint; medium = the first whose return reaches a third of it.
+    """D4RL's rule, made robust to one lucky evaluation: expert = the best checkpoint; medium = the first whose
+    return reaches a third of the expert's and whose next checkpoint's return does too.
 
-    Only checkpoints that were in charge of collection after the random warm-up are eligible.
+    D4RL's medium is a policy that performs at a third of the expert; a single 10-episode evaluation above
+    the line, followed by one far below it, is a spike of a noisy curve, not such a policy. Only checkpoints
+    that were in charge of collection after the random warm-up are eligible; the last one only as expert.
     """
     eligible = [(s, r) for s, r in zip(steps, returns) if s >= start_steps]
     if not eligible:
         raise ValueError("no checkpoint after the random warm-up")
     expert_step, expert_return = max(eligible, key=lambda sr: sr[1])
-    medium_step = next(s for s, r in eligible if r >= expert_return / 3.0)
-    return medium_step, expert_step
+    line = expert_return / 3.0
+    sustained = [s for (s, r), (_, r_next) in zip(eligible, eligible[1:]) if r >= line and r_next >= line]
+    return (sustained[0] if sustained else expert_step), expert_step
 
 
 def checkpoints_from_curve(curve: list[dict], start_steps: int) -> tuple[int, int]:
