@@ -15,6 +15,7 @@ class Batch:
     rewards: torch.Tensor  # [B]
     next_observations: torch.Tensor  # [B, obs_dim]
     dones: torch.Tensor  # [B] 1.0 at true terminals: no bootstrapping
+    rows: torch.Tensor | None = None  # [B] long: the buffer rows sampled (rollout-bank lookups)
 
 
 class ReplayBuffer:
@@ -49,4 +50,19 @@ class ReplayBuffer:
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         index = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
         return Batch(self.observations[index], self.actions[index], self.rewards[index],
-                     self.next_observations[index], self.dones[index])
+                     self.next_observations[index], self.dones[index], index)
+
+
+class MixedSampler:
+    """Batches with a fixed share of real transitions, the rest synthetic (DAWM's training data)."""
+
+    def __init__(self, real: ReplayBuffer, synthetic: ReplayBuffer, real_ratio: float):
+        if not 0.0 <= real_ratio <= 1.0:
+            raise ValueError(f"real_ratio must be in [0, 1], got {real_ratio}")
+        self.real, self.synthetic, self.real_ratio = real, synthetic, real_ratio
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        n_real = round(batch_size * self.real_ratio)
+        parts = [self.real.sample(n_real, generator), self.synthetic.sample(batch_size - n_real, generator)]
+        return Batch(*(torch.cat([getattr(p, name) for p in parts]) for name in
+                       ("observations", "actions", "rewards", "next_observations", "dones")))

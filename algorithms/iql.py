@@ -63,8 +63,10 @@ class IQL(StateDictMixin):
         advantage = target_q - self.value(batch.observations)
         return expectile_loss(advantage, self.config.expectile), advantage
 
-    def q_targets(self, batch: Batch, next_v: torch.Tensor) -> torch.Tensor:
-        return batch.rewards + self.config.discount * (1.0 - batch.dones) * next_v
+    def q_targets(self, batch: Batch) -> torch.Tensor:
+        """r + gamma * (1 - done) * V(s'), with V before this step's update."""
+        with torch.no_grad():
+            return batch.rewards + self.config.discount * (1.0 - batch.dones) * self.value(batch.next_observations)
 
     def actor_loss(self, batch: Batch, advantage: torch.Tensor) -> torch.Tensor:
         """Advantage-weighted regression: mean(min(exp(beta * A), max) * behaviour-cloning loss)."""
@@ -77,14 +79,12 @@ class IQL(StateDictMixin):
 
     def update(self, batch: Batch) -> dict[str, float]:
         self.step += 1
-        with torch.no_grad():
-            next_v = self.value(batch.next_observations)
+        targets = self.q_targets(batch)
         value_loss, advantage = self.value_loss(batch)
         self.value_optimizer.zero_grad(set_to_none=True)
         value_loss.backward()
         self.value_optimizer.step()
 
-        targets = self.q_targets(batch, next_v)
         q1, q2 = self.critic(batch.observations, batch.actions)
         critic_loss = (F.mse_loss(q1, targets) + F.mse_loss(q2, targets)) / 2
         self.critic_optimizer.zero_grad(set_to_none=True)

@@ -39,6 +39,7 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true", help="minari: download missing datasets")
     parser.add_argument("--hdf5-dir", help="d4rl-hdf5: folder with D4RL's v2 files (default ~/.d4rl/datasets)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"default {DEFAULT_RESULTS}")
+    parser.add_argument("--cache", default=".cache", help="world models, rollout banks, IDMs (default .cache)")
 
 
 def _device(name: str) -> str:
@@ -59,8 +60,8 @@ def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
     profile = get_profile(args.profile or suite.profile).name
     data = DataSpec(args.source, args.download, args.hdf5_dir)
     seeds = args.seeds if args.seeds is not None else suite.seeds
-    return [RunSpec(task, method, seed, profile, data, device) for task in tasks for method in methods
-            for seed in seeds]
+    return [RunSpec(task, method, seed, profile, data, device, cache=args.cache) for task in tasks
+            for method in methods for seed in seeds]
 
 
 def command_run(args: argparse.Namespace) -> int:

@@ -31,11 +31,12 @@ def run_job(spec: RunSpec, results_dir: str, log_dir: str) -> dict:
     results, marker = Path(results_dir), spec.failure_path(Path(results_dir))
     ticker = {"last": 0.0}
 
-    def progress(step: int, total: int, score: float | None) -> None:
+    def progress(phase: str, step: int, total: int, score: float | None) -> None:
         now = time.monotonic()
         if now - ticker["last"] > 0.5 or step == total:
             ticker["last"] = now
-            write_json_atomic(progress_path(Path(log_dir), spec), {"step": step, "total": total, "score": score})
+            write_json_atomic(progress_path(Path(log_dir), spec),
+                              {"phase": phase, "step": step, "total": total, "score": score})
 
     try:
         result = train_run(spec, results, progress)
@@ -97,6 +98,7 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                 spec, job, bar, slot = item
                 state = _read_progress(progress_path(log_dir, spec))
                 if state is not None:
+                    bar.set_description(f"{spec.name} [{state['phase']}]", refresh=False)
                     bar.total = state["total"]
                     bar.n = state["step"]
                     if state["score"] is not None:

@@ -1,27 +1,71 @@
-"""The methods a suite can run: CLI name -> agent class and config class."""
+"""The methods a suite can run: CLI name -> the typed configs of its components and the pipeline that trains it.
+
+Components: `agent` (TD3+BC / IQL, or their MVE forms), `world_model` (the diffusion world model DWM and
+DAWM share), `bank` (how its rollouts are sampled), `idm` and `augmentation` (DAWM's synthetic data).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from algorithms.iql import IQL, IQLConfig
-from algorithms.td3_bc import TD3BC, TD3BCConfig
+from algorithms.agent import source
+from algorithms.inverse_dynamics import InverseDynamicsConfig
+from algorithms.iql import IQLConfig
+from algorithms.mve import MVEIQLConfig, MVETD3BCConfig
+from algorithms.td3_bc import TD3BCConfig
+from algorithms.world_model import DiffusionWorldModelConfig
 from benchmark.errors import UnknownNameError
+
+DAWM = "paper: DAWM (arXiv 2509.19538) as the project specification states it"
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    rtg: float = field(default=0.7, metadata=source(
+        "paper: DWM Table 6.7, the middle of the evaluation-RTG sweep (normalised by the return scale)"))
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    synthetic_volume: float = field(default=8.0, metadata=source(DAWM + ": 8x the real data"))
+    real_ratio: float = field(default=0.5, metadata=source(
+        "ours: DAWM gives no ratio; an even split keeps the real data's weight independent of the synthetic "
+        "volume, so DAWM vs DAWM-T isolates the volume"))
+    horizon: int = field(default=7, metadata=source(DAWM + ": H=7"))
+
+
+@dataclass(frozen=True)
+class DAWMTAugmentationConfig(AugmentationConfig):
+    synthetic_volume: float = field(default=1.0, metadata=source(DAWM + ": DAWM-T uses 1/8 of DAWM's synthetic data"))
 
 
 @dataclass(frozen=True)
 class Method:
     name: str  # as typed on the command line and stored in result files
     label: str  # as the papers' tables print it
-    agent: type
-    config: type
+    pipeline: str  # model_free | dwm | dawm (benchmark/pipelines.py)
+    components: dict[str, type]
+
+
+def _dwm(agent: type) -> dict[str, type]:
+    return {"agent": agent, "world_model": DiffusionWorldModelConfig, "bank": BankConfig}
+
+
+def _dawm(agent: type, augmentation: type = AugmentationConfig) -> dict[str, type]:
+    return {**_dwm(agent), "idm": InverseDynamicsConfig, "augmentation": augmentation}
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("td3bc", "TD3+BC", TD3BC, TD3BCConfig),
-        Method("iql", "IQL", IQL, IQLConfig),
+        Method("td3bc", "TD3+BC", "model_free", {"agent": TD3BCConfig}),
+        Method("iql", "IQL", "model_free", {"agent": IQLConfig}),
+        Method("dwm-td3bc", "DWM-TD3BC", "dwm", _dwm(MVETD3BCConfig)),
+        Method("dwm-iql", "DWM-IQL", "dwm", _dwm(MVEIQLConfig)),
+        Method("dawm-td3bc", "DAWM-TD3BC", "dawm", _dawm(TD3BCConfig)),
+        Method("dawm-iql", "DAWM-IQL", "dawm", _dawm(IQLConfig)),
+        Method("dawm-t-td3bc", "DAWM-T-TD3BC", "dawm", _dawm(TD3BCConfig, DAWMTAugmentationConfig)),
+        Method("dawm-t-iql", "DAWM-T-IQL", "dawm", _dawm(IQLConfig, DAWMTAugmentationConfig)),
     )
 }
 

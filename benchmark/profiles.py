@@ -10,19 +10,29 @@ from benchmark.errors import UnknownNameError
 @dataclass(frozen=True)
 class Profile:
     name: str
-    train_steps: int  # gradient steps of the agent
+    train_steps: int  # gradient steps of a model-free agent
+    model_based_train_steps: int  # gradient steps of a DWM or DAWM agent
+    world_model_steps: int  # diffusion world model, trained once per task and seed
+    idm_steps: int  # DAWM's inverse dynamics model, likewise
     eval_every: int  # gradient steps between evaluations (one more at the end)
     eval_episodes: int
     description: str
+
+    def agent_steps(self, pipeline: str) -> int:
+        return self.train_steps if pipeline == "model_free" else self.model_based_train_steps
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("smoke", 400, 200, 2, "seconds on a CPU; for tests and a first look, scores mean nothing"),
-        Profile("quick", 100_000, 10_000, 10,
-                "a CPU-feasible protocol: 1/10 of CORL's steps, minutes per run on one core"),
-        Profile("paper", 1_000_000, 5_000, 10, "CORL's protocol: 1M steps, 10 episodes every 5k steps"),
+        Profile("smoke", 400, 400, 100, 100, 200, 2,
+                "seconds on a CPU; for tests and a first look, scores mean nothing"),
+        Profile("quick", 100_000, 100_000, 15_000, 10_000, 10_000, 10,
+                "a CPU-feasible protocol: 1/10 of CORL's and 1/5 of DWM's agent steps; a world model of 15k "
+                "steps (about 10 min on one core) instead of 2M"),
+        Profile("paper", 1_000_000, 500_000, 2_000_000, 2_000_000, 5_000, 10,
+                "the papers' budgets: CORL's 1M steps for TD3+BC/IQL, DWM's 5e5 agent steps and 2M world-model "
+                "steps, 2M IDM steps as DWM's DD re-run; 10 episodes every 5k steps"),
     )
 }
 

@@ -14,6 +14,7 @@ import torch
 
 from algorithms.buffer import ReplayBuffer
 from benchmark.data import StateNormalizer, load_dataset, reward_scale
+from benchmark.pipelines import PIPELINES, Context
 from benchmark.evaluation import eval_seeds, evaluate
 from benchmark.hyperparams import resolve
 from benchmark.methods import get_method
@@ -23,7 +24,7 @@ from benchmark.results import write_json_atomic
 from benchmark.runspec import RunSpec
 from benchmark.tasks import parse_task
 
-Progress = Callable[[int, int, "float | None"], None]  # (step, total steps, latest score)
+Progress = Callable[[str, int, int, "float | None"], None]  # (phase, step, total steps, latest score)
 
 
 def seed_everything(seed: int) -> None:
@@ -40,7 +41,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     seed_everything(spec.seed)
     task, method, profile = parse_task(spec.task), get_method(spec.method), get_profile(spec.profile)
     resolved = resolve(spec.method, spec.task)
-    config = resolved.config
+    config = resolved.agent
 
     dataset = load_dataset(task, spec.data)
     data = dataset.transitions
@@ -49,20 +50,29 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     scale = reward_scale(data) if config.normalize_reward else 1.0
     buffer = ReplayBuffer(normalizer(data.observations), data.actions, data.rewards * scale,
                           normalizer(data.next_observations), data.terminals, device)
-    agent = method.agent(config, data.obs_dim, data.act_dim, device, profile.train_steps)
+    total_steps = profile.agent_steps(method.pipeline)
+    timings = {"data": time.perf_counter() - started}
+
+    def report(phase: str):
+        return None if progress is None else lambda step, total: progress(phase, step, total, None)
+
+    context = Context(task.env, spec.seed, profile, total_steps, resolved, data, normalizer, scale, buffer, device,
+                      Path(spec.cache), report)
+    setup = PIPELINES[method.pipeline](context)
+    agent = setup.agent
+    timings |= setup.timings | {"train": 0.0, "eval": 0.0}
     generator = torch.Generator(device).manual_seed(spec.seed)
     seeds = eval_seeds(spec.seed, profile.eval_episodes)
-    timings = {"data": time.perf_counter() - started, "train": 0.0, "eval": 0.0}
 
     def policy(observations: torch.Tensor) -> torch.Tensor:
         return agent.act(normalizer(observations))
 
     evaluations, last_log, score = [], {}, None
-    for step in range(1, profile.train_steps + 1):
+    for step in range(1, total_steps + 1):
         tick = time.perf_counter()
-        last_log = agent.update(buffer.sample(config.batch_size, generator))
+        last_log = agent.update(setup.sampler.sample(config.batch_size, generator))
         timings["train"] += time.perf_counter() - tick
-        if step % profile.eval_every == 0 or step == profile.train_steps:
+        if step % profile.eval_every == 0 or step == total_steps:
             tick = time.perf_counter()
             outcome = evaluate(policy, dataset.eval_env_id, task.env, seeds, device)
             timings["eval"] += time.perf_counter() - tick
@@ -73,15 +83,16 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
                 "lengths": outcome.lengths.tolist(), "train_log": last_log,
             })
         if progress is not None:
-            progress(step, profile.train_steps, score)
+            progress("train", step, total_steps, score)
     timings["total"] = time.perf_counter() - started
 
     result = {
         "schema": 1,
         "run": {"task": spec.task, "method": spec.method, "seed": spec.seed, "profile": spec.profile,
                 "source": spec.data.source, "device": spec.device},
-        "config": dataclasses.asdict(config),
+        "config": resolved.to_dict(),
         "config_sources": resolved.sources,
+        "artifacts": setup.artifacts,
         "profile": dataclasses.asdict(profile),
         "data_spec": dataclasses.asdict(spec.data),
         "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,

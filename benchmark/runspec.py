@@ -17,6 +17,7 @@ class RunSpec:
     data: DataSpec = field(default_factory=DataSpec)
     device: str = "cpu"
     threads: int = 1  # torch threads; one single-threaded run per core is fastest on CPU
+    cache: str = ".cache"  # world models, rollout banks and IDMs shared across runs (git-ignored)
 
     @property
     def name(self) -> str:

@@ -96,7 +96,8 @@ def test_iql_value_loss_and_advantage():
 
 
 def test_iql_q_targets():
-    assert iql(False).q_targets(BATCH, torch.tensor([1.0, 1.0])).tolist() == pytest.approx([1.99, 2.0])
+    # V = 1 at the next state: 1 + 0.99 * 1 and, terminal, 2
+    assert iql(False).q_targets(BATCH).tolist() == pytest.approx([1.99, 2.0])
 
 
 def test_iql_deterministic_actor_loss():
@@ -138,11 +139,11 @@ def test_checkpoint_round_trip_continues_identically(agent_class, config):
 
 def test_iql_hopper_settings_come_from_corl_per_task_configs():
     medium = resolve("iql", "hopper-medium-v2")
-    assert medium.config.deterministic_actor and medium.config.tau == 0.001 and medium.config.normalize_reward
-    assert "CORL" in medium.sources["tau"]
-    expert = resolve("iql", "hopper-medium-expert-v2").config
+    assert medium.agent.deterministic_actor and medium.agent.tau == 0.001 and medium.agent.normalize_reward
+    assert "CORL" in medium.sources["agent"]["tau"]
+    expert = resolve("iql", "hopper-medium-expert-v2").agent
     assert (expert.expectile, expert.beta, expert.deterministic_actor) == (0.5, 6.0, False)
-    assert resolve("iql", "walker2d-medium-v2").config == IQLConfig()
+    assert resolve("iql", "walker2d-medium-v2").agent == IQLConfig()
 
 
 def test_buffer_sampling_is_seeded():

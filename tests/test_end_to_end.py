@@ -9,36 +9,47 @@ from benchmark.launcher import run_job
 from benchmark.runspec import RunSpec
 from benchmark.status import render_status
 
-RESULT_KEYS = {"run", "config", "config_sources", "profile", "dataset", "normalizer", "evaluations", "final_score",
-               "best_score", "wall_time_s", "environment", "eval_seeds", "finished_at"}
+from benchmark.methods import METHODS
+
+RESULT_KEYS = {"run", "config", "config_sources", "artifacts", "profile", "dataset", "normalizer", "evaluations",
+               "final_score", "best_score", "wall_time_s", "environment", "eval_seeds", "finished_at"}
+PHASES = {"model_free": {"data", "train", "eval", "total"},
+          "dwm": {"data", "world_model", "rollouts", "train", "eval", "total"},
+          "dawm": {"data", "world_model", "rollouts", "inverse_dynamics", "synthesis", "train", "eval", "total"}}
 
 
 @pytest.mark.slow
 def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     results, logs = tmp_path / "results", tmp_path / "logs"
-    assert main(["run", "--suite", "smoke", "--results", str(results), "--logs", str(logs)]) == 0
+    cache = tmp_path / "cache"
+    assert main(["run", "--suite", "smoke", "--results", str(results), "--logs", str(logs), "--cache", str(cache)]) == 0
     out = capsys.readouterr().out
-    assert "| hopper-tiny |" in out and "TD3+BC" in out and "IQL" in out
+    assert "| hopper-tiny |" in out and all(m.label in out for m in METHODS.values())
 
     files = sorted(results.rglob("*.json"))
-    assert [f.relative_to(results).as_posix() for f in files] == [
-        "smoke/local/hopper-tiny/iql/seed0.json", "smoke/local/hopper-tiny/td3bc/seed0.json"]
+    assert [f.relative_to(results).as_posix() for f in files] == sorted(
+        f"smoke/local/hopper-tiny/{m}/seed0.json" for m in METHODS)
+    # one world model, one bank and one IDM serve every model-based method
+    assert [len(list((cache / kind).iterdir())) for kind in ("world_models", "banks", "inverse_dynamics")] == [1, 1, 1]
     for file in files:
         result = json.loads(file.read_text())
+        pipeline = METHODS[result["run"]["method"]].pipeline
         assert RESULT_KEYS <= result.keys()
         assert [e["step"] for e in result["evaluations"]] == [200, 400]
         assert result["final_score"] == result["evaluations"][-1]["score"]
         assert result["best_score"] == max(e["score"] for e in result["evaluations"])
         assert result["dataset"]["id"] == "local/hopper/tiny-v0" and len(result["dataset"]["checksum"]) == 64
         assert result["environment"]["versions"]["torch"].startswith("2.13.0")
-        assert set(result["wall_time_s"]) == {"data", "train", "eval", "total"}
+        assert set(result["wall_time_s"]) == PHASES[pipeline]
+        if pipeline != "model_free":
+            assert result["artifacts"]["world_model"]["steps"] == 100
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
 
     assert main(["run", "--suite", "smoke", "--results", str(results)]) == 0
-    assert "2 already done, 0 to run" in capsys.readouterr().out
+    assert f"{len(METHODS)} already done, 0 to run" in capsys.readouterr().out
 
     assert main(["status", "--suite", "smoke", "--results", str(results)]) == 0
-    assert "2 done, 0 failed, 0 missing" in capsys.readouterr().out
+    assert f"{len(METHODS)} done, 0 failed, 0 missing" in capsys.readouterr().out
 
     table = tmp_path / "table.md"
     assert main(["report", "--results", str(results), "--out", str(table)]) == 0

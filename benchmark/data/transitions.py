@@ -65,6 +65,23 @@ class Transitions:
         starts, _ = self.episode_bounds()
         return np.add.reduceat(self.rewards.astype(np.float64), starts)
 
+    def returns_to_go(self, discount: float) -> np.ndarray:
+        """[N] float64: sum_k discount^k r_{t+k} to the end of each row's episode (no bootstrap at timeouts)."""
+        rtg, running = np.empty(self.size), 0.0
+        rewards, ends = self.rewards.astype(np.float64), self.episode_ends
+        for i in range(self.size - 1, -1, -1):
+            running = rewards[i] + (0.0 if ends[i] else discount * running)
+            rtg[i] = running
+        return rtg
+
+    def history_rows(self, length: int) -> np.ndarray:
+        """[N, length] rows t-length..t-1 of each row's episode, oldest first; the episode's first row repeats
+        where the history runs past its start."""
+        starts, ends = self.episode_bounds()
+        first = np.repeat(starts, ends - starts)  # [N]
+        rows = np.arange(self.size)[:, None] - np.arange(length, 0, -1)[None]
+        return np.maximum(rows, first[:, None])
+
     def checksum(self) -> str:
         """sha256 over every array, so a result names exactly the data it was trained on."""
         digest = hashlib.sha256()

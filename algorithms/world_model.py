@@ -1,0 +1,156 @@
+"""World models behind one interface, and the diffusion world model DWM and DAWM share.
+
+The diffusion world model generates x = (r_t, s_{t+1}, r_{t+1}, ..., s_{t+T-1}) given s_t, a_t and a
+return-to-go: future states and rewards only, never future actions. Rows of x are [s_{t+h}, r_{t+h}]; row 0's
+state is s_t, fixed (inpainted) at every denoising step, and the last row's reward is not modelled.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from algorithms.agent import source
+from algorithms.diffusion.gaussian import GaussianDiffusion, SamplerSettings
+from algorithms.diffusion.temporal_unet import TemporalUnet
+
+DWM = "paper: DWM (Ding et al. 2024) App. D"
+
+
+class WorldModel(Protocol):
+    def sample(self, states: torch.Tensor, actions: torch.Tensor, rtg: torch.Tensor, horizon: int,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """states [B, obs], actions [B, act], rtg [B] -> future states [B, H, obs] (s_{t+1..t+H}),
+        rewards [B, H] (r_t..r_{t+H-1}); raw units in and out."""
+
+
+@dataclass(frozen=True)
+class DiffusionWorldModelConfig:
+    sequence_length: int = field(default=8, metadata=source(DWM + " (T=8; H=7 rollouts)"))
+    diffusion_steps: int = field(default=5, metadata=source(DWM + " (K=5)"))
+    predict_epsilon: bool = field(default=True, metadata=source("code: decision-diffuser (predict_epsilon)"))
+    width: int = field(default=32, metadata=source("ours: DWM names no width; Diffuser's default U-Net dim"))
+    width_mults: tuple[int, ...] = field(default=(1, 2, 4), metadata=source(
+        "ours: three resolutions fit T=8 (8 -> 4 -> 2)"))
+    condition_dropout: float = field(default=0.25, metadata=source(DWM + " (p_uncond)"))
+    rtg_discount: float = field(default=0.99, metadata=source(DWM))
+    rtg_scale: float = field(default=400.0, metadata=source(DWM + " (per environment; 400 is Hopper's)"))
+    rtg_to_episode_end: bool = field(default=True, metadata=source(
+        "ours: DWM sec. 6.3 defines the full-episode return-to-go (its Alg. 17 sums a T-window); the dataset "
+        "maxima DWM's Fig. 6.6 plots (0.35-0.68) match full-episode returns, not 8-step windows"))
+    lr: float = field(default=1e-4, metadata=source(DWM))
+    batch_size: int = field(default=64, metadata=source(DWM))
+    ema_decay: float = field(default=0.995, metadata=source(DWM))
+    ema_every: int = field(default=10, metadata=source(DWM))
+    sampler: SamplerSettings = field(default_factory=SamplerSettings, metadata=source(DWM + " (N=3, alpha=0.5)"))
+
+    @property
+    def max_horizon(self) -> int:
+        return self.sequence_length - 1
+
+
+class ConditionedDenoiser(nn.Module):
+    """The U-Net with DWM's condition encoders: 3-layer MLPs for a_t and the return-to-go, concatenated.
+
+    Classifier-free guidance drops the return-to-go only (its embedding becomes zero); a_t is always given.
+    """
+
+    def __init__(self, transition_dim: int, act_dim: int, config: DiffusionWorldModelConfig):
+        super().__init__()
+        width = config.width
+
+        def encoder(in_dim: int) -> nn.Sequential:
+            return nn.Sequential(nn.Linear(in_dim, width), nn.Mish(), nn.Linear(width, width), nn.Mish(),
+                                 nn.Linear(width, width))
+
+        self.action_encoder, self.rtg_encoder = encoder(act_dim), encoder(1)
+        self.unet = TemporalUnet(transition_dim, 2 * width, width, config.width_mults)
+
+    def forward(self, x: torch.Tensor, steps: torch.Tensor, condition: dict, drop: torch.Tensor) -> torch.Tensor:
+        rtg = self.rtg_encoder(condition["rtg"][:, None]) * (~drop)[:, None]
+        return self.unet(x, steps, torch.cat([self.action_encoder(condition["action"]), rtg], dim=-1))
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """Training windows in raw units: T states from s_t, the T-1 rewards between them, a_t and the RTG."""
+
+    states: torch.Tensor  # [B, T, obs]
+    rewards: torch.Tensor  # [B, T - 1]
+    state_weight: torch.Tensor  # [B, T] 1 where the state is known (real, or exact absorbing padding)
+    reward_weight: torch.Tensor  # [B, T - 1]
+    actions: torch.Tensor  # [B, act] a_t
+    rtg: torch.Tensor  # [B], already divided by the environment's return scale
+
+
+class DiffusionWorldModel(nn.Module):
+    """p(r_t, s_{t+1}, ..., s_{t+T-1} | s_t, a_t, RTG): trained on windows, sampled with the EMA weights."""
+
+    def __init__(self, config: DiffusionWorldModelConfig, obs_dim: int, act_dim: int, state_mean: torch.Tensor,
+                 state_std: torch.Tensor, reward_mean: float, reward_std: float):
+        super().__init__()
+        self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
+        self.register_buffer("state_mean", torch.as_tensor(state_mean, dtype=torch.float32))
+        self.register_buffer("state_std", torch.as_tensor(state_std, dtype=torch.float32))
+        self.register_buffer("reward_stats", torch.tensor([reward_mean, reward_std], dtype=torch.float32))
+        self.denoiser = ConditionedDenoiser(obs_dim + 1, act_dim, config)
+        self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
+        self.diffusion = GaussianDiffusion(config.diffusion_steps, config.predict_epsilon)
+        self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=config.lr)
+        self.step = 0
+
+    def _encode(self, states: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        """states [B, T, obs], rewards [B, T - 1] -> x [B, T, obs + 1], normalised; the last reward is 0."""
+        mean, std = self.reward_stats
+        rewards = torch.cat([(rewards - mean) / std, torch.zeros_like(rewards[:, :1])], dim=1)
+        return torch.cat([(states - self.state_mean) / self.state_std, rewards[..., None]], dim=-1)
+
+    def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = self.reward_stats
+        return x[..., : self.obs_dim] * self.state_std + self.state_mean, x[:, :-1, self.obs_dim] * std + mean
+
+    def _fixed(self, batch: int, device: torch.device) -> torch.Tensor:
+        fixed = torch.zeros(batch, self.config.sequence_length, self.obs_dim + 1, dtype=torch.bool, device=device)
+        fixed[:, 0, : self.obs_dim] = True
+        return fixed
+
+    def loss(self, batch: WindowBatch) -> torch.Tensor:
+        x0 = self._encode(batch.states, batch.rewards)
+        weight = torch.cat([batch.state_weight[..., None].expand(-1, -1, self.obs_dim),
+                            torch.cat([batch.reward_weight, torch.zeros_like(batch.reward_weight[:, :1])],
+                                      dim=1)[..., None]], dim=-1)
+        drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout
+        condition = {"action": batch.actions, "rtg": batch.rtg}
+        return self.diffusion.training_loss(self.denoiser, x0, condition, self._fixed(len(x0), x0.device), weight,
+                                            drop)
+
+    def update(self, batch: WindowBatch) -> dict[str, float]:
+        loss = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        if self.step % self.config.ema_every == 0:
+            with torch.no_grad():
+                for ema, live in zip(self.ema.parameters(), self.denoiser.parameters()):
+                    ema.lerp_(live, 1 - self.config.ema_decay)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(self, states: torch.Tensor, actions: torch.Tensor, rtg: torch.Tensor, horizon: int,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 1 <= horizon <= self.config.max_horizon:
+            raise ValueError(f"horizon must be in 1..{self.config.max_horizon} for sequence length "
+                             f"{self.config.sequence_length}, got {horizon}")
+        batch, T = len(states), self.config.sequence_length
+        values = torch.zeros(batch, T, self.obs_dim + 1, device=states.device)
+        values[:, 0, : self.obs_dim] = (states - self.state_mean) / self.state_std
+        rtg = torch.as_tensor(rtg, dtype=torch.float32, device=states.device).expand(batch)
+        x = self.diffusion.sample(self.ema, values, self._fixed(batch, states.device),
+                                  {"action": actions, "rtg": rtg}, self.config.sampler, generator)
+        future_states, rewards = self._decode(x)
+        return future_states[:, 1: horizon + 1], rewards[:, :horizon]

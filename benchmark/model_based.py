@@ -1,0 +1,79 @@
+"""What DWM and DAWM do with the rollout bank: critic targets (DWM) or synthetic transitions (DAWM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from algorithms.buffer import Batch, ReplayBuffer
+from algorithms.inverse_dynamics import InverseDynamics
+from algorithms.mve import Rollout
+from benchmark.artifacts import idm_contexts
+from benchmark.data.normalization import StateNormalizer
+from benchmark.data.transitions import Transitions
+from benchmark.rollout_bank import Rollouts
+from benchmark.termination import alive_mask
+
+SYNTHESIS_BATCH = 65_536
+
+
+class BankRolloutSource:
+    """Diffusion-MVE's rollouts: the bank's rollout of each sampled dataset row, one per row, on the device."""
+
+    def __init__(self, rollouts: Rollouts, data: Transitions, env: str, normalizer: StateNormalizer,
+                 reward_scale: float, device: torch.device):
+        if len(rollouts.rows) != data.size or not np.array_equal(rollouts.rows, np.arange(data.size)):
+            raise ValueError("Diffusion-MVE needs exactly one bank rollout per dataset row")
+        states = torch.as_tensor(rollouts.states, device=device)  # [N, H, obs] raw
+        self.alive = alive_mask(env, states, torch.as_tensor(data.terminals, device=device))  # [N, H + 1]
+        self.states = normalizer(states)
+        self.rewards = torch.as_tensor(rollouts.rewards, device=device) * reward_scale
+
+    def __call__(self, batch: Batch, horizon: int) -> Rollout:
+        rows = batch.rows
+        return Rollout(self.states[rows, :horizon], self.rewards[rows, :horizon], self.alive[rows, : horizon + 1])
+
+
+def n_rollouts_for(volume: float, data_size: int, horizon: int) -> int:
+    """Rollouts that give `volume` x the real data in transitions (before dropping those past terminals)."""
+    return int(np.ceil(volume * data_size / horizon))
+
+
+@torch.no_grad()
+def synthetic_transitions(rollouts: Rollouts, data: Transitions, env: str, idm: InverseDynamics,
+                          normalizer: StateNormalizer, horizon: int, volume: float, seed: int,
+                          device: torch.device) -> Transitions:
+    """Every rollout step h < H as (s_h, a_h, r_h, s_{h+1}): s_0 and a_0 are the real s_t and a_t the rollout was
+    conditioned on, a_h for h >= 1 is the IDM's mean on (s_{h-m..h-1}, s_h, s_{h+1}) with real states before
+    s_t as history. A step whose s_h is past a terminal is dropped; then volume x N transitions are kept,
+    chosen at random (seeded) where there are more."""
+    m = idm.config.history
+    parts = []
+    for start in range(0, len(rollouts.rows), SYNTHESIS_BATCH):
+        rows = rollouts.rows[start: start + SYNTHESIS_BATCH]
+        states = torch.as_tensor(rollouts.states[start: start + SYNTHESIS_BATCH, :horizon], device=device)
+        rewards = torch.as_tensor(rollouts.rewards[start: start + SYNTHESIS_BATCH, :horizon], device=device)
+        history = data.observations[data.history_rows(m)[rows]] if m else np.zeros((len(rows), 0, data.obs_dim))
+        first = torch.as_tensor(np.concatenate([history, data.observations[rows, None]], axis=1),
+                                dtype=torch.float32, device=device)  # [B, m + 1, obs]
+        sequence = torch.cat([first, states], dim=1)  # [B, m + 1 + H, obs]: ..., s_t, s_{t+1}, ..., s_{t+H}
+        inferred = idm.infer(idm_contexts(normalizer(sequence), m).flatten(0, 1)).view(len(rows), -1, data.act_dim)
+        actions = torch.cat([torch.as_tensor(data.actions[rows, None], device=device), inferred[:, 1:horizon]], 1)
+        alive = alive_mask(env, states, torch.as_tensor(data.terminals[rows], device=device))  # [B, H + 1]
+        keep = alive[:, :horizon].bool()  # s_h not past a terminal
+        parts.append({
+            "observations": sequence[:, m: m + horizon][keep], "actions": actions[keep], "rewards": rewards[keep],
+            "next_observations": states[keep], "terminals": (alive[:, 1:] == 0)[keep],
+        })
+    fields = {name: torch.cat([p[name] for p in parts]).cpu().numpy() for name in parts[0]}
+    total, wanted = len(fields["rewards"]), int(round(volume * data.size))
+    chosen = np.sort(np.random.default_rng(seed).permutation(total)[:wanted])
+    fields = {name: value[chosen] for name, value in fields.items()}
+    return Transitions(**fields, timeouts=~fields["terminals"])
+
+
+def synthetic_buffer(transitions: Transitions, normalizer: StateNormalizer, reward_scale: float,
+                     device: torch.device) -> ReplayBuffer:
+    return ReplayBuffer(normalizer(transitions.observations), transitions.actions,
+                        transitions.rewards * reward_scale, normalizer(transitions.next_observations),
+                        transitions.terminals, device)

@@ -1,0 +1,114 @@
+"""World-model rollouts from the dataset's (s_t, a_t), generated once and shared by DWM, DAWM and the ablations.
+
+DWM's and DAWM's rollouts depend on the data and a fixed return-to-go, never on the policy. A bank is keyed
+by the content hash of (world-model checkpoint, sampler settings, RTG, seed, dataset checksum); rollout j
+starts from dataset row j mod N. Rollouts are generated in fixed chunks, each with its own seed, so a bank
+grows on demand, an interrupted generation resumes, and concurrent runs split the chunks between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from algorithms.diffusion.gaussian import SamplerSettings
+from algorithms.world_model import DiffusionWorldModel
+from benchmark.data.transitions import Transitions
+from benchmark.locks import file_lock
+from benchmark.results import write_json_atomic
+
+CHUNK_ROLLOUTS = 65_536
+GENERATION_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class BankSpec:
+    world_model_sha256: str
+    sampler: SamplerSettings
+    rtg: float  # normalised (divided by the environment's return scale)
+    seed: int
+    data_checksum: str
+    horizon: int  # steps stored per rollout: the model's maximum; consumers read prefixes
+    chunk: int
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Rollouts:
+    rows: np.ndarray  # [n] dataset row each rollout starts from
+    states: np.ndarray  # [n, H, obs] s_{t+1..t+H}, raw units
+    rewards: np.ndarray  # [n, H] r_t..r_{t+H-1}
+
+
+class RolloutBank:
+    def __init__(self, root: Path, spec: BankSpec, data: Transitions):
+        self.spec, self.data = spec, data
+        self.folder = Path(root) / "banks" / spec.key
+
+    def _chunk_path(self, index: int) -> Path:
+        return self.folder / f"chunk_{index:05d}.npz"
+
+    def _chunks(self, n_rollouts: int) -> range:
+        return range(-(-n_rollouts // self.spec.chunk))
+
+    def ensure(self, model: DiffusionWorldModel, n_rollouts: int, device: torch.device,
+               report: Callable[[int, int], None] | None = None) -> None:
+        """Generate the chunks the first n_rollouts need that no one has generated yet."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.folder / "bank.json", {"key": self.spec.key, **dataclasses.asdict(self.spec)})
+        missing = [c for c in self._chunks(n_rollouts) if not self._chunk_path(c).exists()]
+        done, busy = 0, []
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            if report is not None:
+                report(done * self.spec.chunk, len(missing) * self.spec.chunk)
+
+        for chunk in missing:
+            with file_lock(self.folder / f".lock_{chunk}", blocking=False) as acquired:
+                if not acquired:
+                    busy.append(chunk)
+                    continue
+                if not self._chunk_path(chunk).exists():
+                    self._generate(model, chunk, device)
+            advance()
+        for chunk in busy:  # another run is generating it: wait, or take over if it died
+            with file_lock(self.folder / f".lock_{chunk}"):
+                if not self._chunk_path(chunk).exists():
+                    self._generate(model, chunk, device)
+            advance()
+
+    def _generate(self, model: DiffusionWorldModel, chunk: int, device: torch.device) -> None:
+        spec, data = self.spec, self.data
+        generator = torch.Generator(device).manual_seed(spec.seed * 1_000_003 + chunk)
+        rows = np.arange(chunk * spec.chunk, (chunk + 1) * spec.chunk) % data.size
+        states, rewards = [], []
+        for start in range(0, len(rows), GENERATION_BATCH):
+            batch = rows[start: start + GENERATION_BATCH]
+            s, r = model.sample(torch.as_tensor(data.observations[batch], device=device),
+                                torch.as_tensor(data.actions[batch], device=device),
+                                torch.full((len(batch),), spec.rtg, device=device), spec.horizon, generator)
+            states.append(s.cpu().numpy())
+            rewards.append(r.cpu().numpy())
+        temporary = self._chunk_path(chunk).with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            np.savez(handle, states=np.concatenate(states), rewards=np.concatenate(rewards))
+        os.replace(temporary, self._chunk_path(chunk))
+
+    def load(self, n_rollouts: int) -> Rollouts:
+        parts = [np.load(self._chunk_path(c)) for c in self._chunks(n_rollouts)]
+        states = np.concatenate([p["states"] for p in parts])[:n_rollouts]
+        rewards = np.concatenate([p["rewards"] for p in parts])[:n_rollouts]
+        return Rollouts(np.arange(n_rollouts) % self.data.size, states, rewards)

@@ -1,0 +1,121 @@
+"""The diffusion world model, the IDM, the rollout bank and DAWM's synthetic transitions on tiny data."""
+
+import numpy as np
+import pytest
+import torch
+
+from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
+from algorithms.world_model import DiffusionWorldModelConfig
+from benchmark.artifacts import idm_contexts, world_model
+from benchmark.data.normalization import StateNormalizer
+from benchmark.data.transitions import Transitions
+from benchmark.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
+from benchmark.rollout_bank import BankSpec, RolloutBank, Rollouts
+
+CONFIG = DiffusionWorldModelConfig(width=16)
+
+
+def episode_data(n: int = 40, obs_dim: int = 11, terminal_every: int = 10) -> Transitions:
+    rng = np.random.default_rng(0)
+    observations = rng.normal(size=(n, obs_dim)).astype(np.float32)
+    observations[:, 0] = 1.25  # a healthy hopper height
+    next_observations = np.roll(observations, -1, axis=0)
+    terminals = (np.arange(n) % terminal_every) == terminal_every - 1
+    return Transitions(observations, rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+                       rng.normal(size=n).astype(np.float32), next_observations, terminals, np.zeros(n, bool))
+
+
+def test_returns_to_go_and_history_by_hand():
+    data = Transitions(np.zeros((4, 1), np.float32), np.zeros((4, 1), np.float32),
+                       np.array([1.0, 2.0, 3.0, 4.0], np.float32), np.zeros((4, 1), np.float32),
+                       np.array([False, True, False, False]), np.array([False, False, False, True]))
+    assert data.returns_to_go(0.5).tolist() == [1 + 0.5 * 2, 2, 3 + 0.5 * 4, 4]
+    assert data.history_rows(2).tolist() == [[0, 0], [0, 0], [2, 2], [2, 2]]
+
+
+def test_world_model_samples_the_interface_shapes(tmp_path):
+    data = episode_data()
+    model, artifact = world_model(data, CONFIG, steps=3, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    states, rewards = model.sample(torch.as_tensor(data.observations[:5]), torch.as_tensor(data.actions[:5]),
+                                   torch.full((5,), 0.7), horizon=3)
+    assert states.shape == (5, 3, 11) and rewards.shape == (5, 3)
+    with pytest.raises(ValueError):
+        model.sample(torch.as_tensor(data.observations[:5]), torch.as_tensor(data.actions[:5]), torch.zeros(5), 8)
+    again, same = world_model(data, CONFIG, steps=3, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    assert same.sha256 == artifact.sha256  # cached, not retrained
+
+
+def test_bank_is_deterministic_and_reused(tmp_path):
+    data = episode_data()
+    model, artifact = world_model(data, CONFIG, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    spec = BankSpec(artifact.sha256, CONFIG.sampler, 0.7, 0, data.checksum(), CONFIG.max_horizon, chunk=16)
+    bank = RolloutBank(tmp_path, spec, data)
+    bank.ensure(model, 40, torch.device("cpu"))
+    first = bank.load(40)
+    assert first.states.shape == (40, 7, 11) and first.rows.tolist() == list(range(40))
+    stamps = {p: p.stat().st_mtime_ns for p in bank.folder.glob("chunk_*.npz")}
+    assert len(stamps) == 3  # ceil(40 / 16)
+    bank.ensure(model, 40, torch.device("cpu"))
+    assert {p: p.stat().st_mtime_ns for p in bank.folder.glob("chunk_*.npz")} == stamps
+    other = RolloutBank(tmp_path / "elsewhere", spec, data)
+    other.ensure(model, 40, torch.device("cpu"))
+    assert np.array_equal(other.load(40).states, first.states)
+    bank.ensure(model, 50, torch.device("cpu"))  # grows by one chunk
+    assert len(list(bank.folder.glob("chunk_*.npz"))) == 4
+    grown = bank.load(50)
+    assert grown.rows.tolist()[40:] == list(range(10))  # rollout j starts at row j mod N
+    assert np.array_equal(grown.states[:40], first.states)
+
+
+def test_inverse_dynamics_likelihood_by_hand():
+    idm = InverseDynamics(InverseDynamicsConfig(history=0, hidden=()), obs_dim=1, act_dim=1)
+    with torch.no_grad():
+        idm.net[0].weight.zero_()
+        idm.net[0].bias.copy_(torch.tensor([0.0, 0.0]))  # mean tanh(0) = 0, log-std 0
+    nll = idm.nll(torch.zeros(1, 2, 1), torch.tensor([[0.5]]))
+    assert nll.item() == pytest.approx(0.5 * np.log(2 * np.pi) + 0.5 * 0.25)
+
+
+def test_idm_contexts_slide_over_the_sequence():
+    states = torch.arange(5.0).view(1, 5, 1)
+    contexts = idm_contexts(states, history=1)  # windows of 3
+    assert contexts.shape == (1, 3, 3, 1) and contexts[0, :, :, 0].tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+
+
+def test_synthetic_transitions_real_first_action_idm_after_and_cut_at_terminals():
+    data = episode_data(n=4, terminal_every=100)
+    data.terminals[3] = True
+    states = np.full((4, 3, 11), 0.0, np.float32)
+    states[..., 0] = 1.25
+    states[1, 1, 0] = 0.1  # rollout 1 falls at s_{t+2}
+    rollouts = Rollouts(np.arange(4), states, np.ones((4, 3), np.float32))
+    idm = InverseDynamics(InverseDynamicsConfig(history=1, hidden=()), 11, 3)
+    with torch.no_grad():
+        idm.net[0].weight.zero_()
+        idm.net[0].bias.fill_(0.5)  # every inferred action is tanh(0.5)
+    synthetic = synthetic_transitions(rollouts, data, "hopper", idm, StateNormalizer.identity(11), horizon=3,
+                                      volume=10.0, seed=0, device=torch.device("cpu"))
+    # rows 0 and 2: 3 steps each; row 1: 2 steps (s_{t+2} terminal); row 3: 1 step (real terminal at t)
+    assert synthetic.size == 3 + 2 + 3 + 1
+    real_rows = np.isin(synthetic.actions, data.actions).all(1)
+    assert real_rows.sum() == 4  # one real a_t per rollout
+    assert np.allclose(synthetic.actions[~real_rows], np.tanh(0.5))
+    assert synthetic.terminals.sum() == 2  # rollout 1 at its second step, rollout 3 at its first
+    assert n_rollouts_for(8.0, 1000, 7) == 1143
+
+
+def test_bank_source_serves_one_rollout_per_row():
+    data = episode_data(n=6, terminal_every=3)
+    states = np.zeros((6, 2, 11), np.float32)
+    states[..., 0] = 1.25  # healthy
+    rollouts = Rollouts(np.arange(6), states, np.ones((6, 2), np.float32))
+    source = BankRolloutSource(rollouts, data, "hopper", StateNormalizer.identity(11), 2.0, torch.device("cpu"))
+    from algorithms.buffer import ReplayBuffer
+    batch = ReplayBuffer(data.observations, data.actions, data.rewards, data.next_observations, data.terminals,
+                         "cpu").sample(4, torch.Generator().manual_seed(0))
+    rollout = source(batch, 1)
+    assert rollout.rewards.shape == (4, 1) and torch.all(rollout.rewards == 2.0)
+    assert rollout.alive[:, 1].tolist() == (1 - batch.dones).tolist()
+    with pytest.raises(ValueError):
+        BankRolloutSource(Rollouts(np.arange(5), rollouts.states[:5], rollouts.rewards[:5]), data, "hopper",
+                          StateNormalizer.identity(11), 1.0, torch.device("cpu"))
