@@ -153,3 +153,15 @@ def test_buffer_sampling_is_seeded():
     second = buffer.sample(5, torch.Generator().manual_seed(3))
     assert torch.equal(first.rewards, second.rewards)
     assert torch.equal(first.observations[:, 0], first.rewards)  # rows stay aligned
+
+
+def test_model_based_settings_come_from_the_one_table():
+    dwm = resolve("dwm-iql", "halfcheetah-medium-v2")
+    assert dwm.configs["bank"].rtg == 0.5 and "Table 6.7" in dwm.sources["bank"]["rtg"]
+    assert dwm.configs["world_model"].rtg_scale == 1200.0
+    assert (dwm.agent.batch_size, dwm.agent.lam, dwm.agent.normalize_reward) == (128, 0.95, True)
+    assert not resolve("dwm-iql", "hopper-medium-v2").agent.deterministic_actor  # CORL's tuning is IQL's only
+    assert resolve("dawm-iql", "hopper-medium-v2").agent.deterministic_actor  # ... and DAWM-IQL's (IQL on more data)
+    assert resolve("dawm-td3bc", "hopper-medium-v2").configs["augmentation"].synthetic_volume == 8.0
+    assert resolve("dawm-t-td3bc", "hopper-medium-v2").configs["augmentation"].synthetic_volume == 1.0
+    assert resolve("dwm-td3bc", "walker2d-medium-expert-v2").configs["bank"].rtg == 0.9
