@@ -1,4 +1,5 @@
-"""DAWM's inverse dynamics model: a diagonal Gaussian f(a_t | s_{t-m..t-1}, s_t, s_{t+1}), fit by likelihood."""
+"""Inverse dynamics f(a_t | s_{t-m..t-1}, s_t, s_{t+1}): DAWM's diagonal Gaussian fit by likelihood, or
+Decision Diffuser's regression (m = 0, MSE on the mean)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ class InverseDynamicsConfig:
     batch_size: int = field(default=256, metadata=source("ours"))
     log_std_min: float = field(default=-5.0, metadata=source("ours"))
     log_std_max: float = field(default=1.0, metadata=source("ours"))
+    dropout: float = field(default=0.0, metadata=source("ours"))
+    objective: str = field(default="gaussian_nll", metadata=source("paper: DAWM (diagonal-Gaussian IDM)"))
+
+    def __post_init__(self):
+        if self.objective not in ("gaussian_nll", "mse"):
+            raise ValueError(f"objective must be gaussian_nll or mse, got {self.objective!r}")
 
 
 class InverseDynamics(nn.Module):
@@ -28,7 +35,7 @@ class InverseDynamics(nn.Module):
     def __init__(self, config: InverseDynamicsConfig, obs_dim: int, act_dim: int, max_action: float = 1.0):
         super().__init__()
         self.config, self.max_action = config, max_action
-        self.net = mlp((config.history + 2) * obs_dim, 2 * act_dim, config.hidden)
+        self.net = mlp((config.history + 2) * obs_dim, 2 * act_dim, config.hidden, dropout=config.dropout)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.step = 0
 
@@ -44,12 +51,15 @@ class InverseDynamics(nn.Module):
         return F.gaussian_nll_loss(mean, actions, variance, full=True)
 
     def update(self, states: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:
-        loss = self.nll(states, actions)
+        if self.config.objective == "mse":
+            loss = F.mse_loss(self(states)[0], actions)
+        else:
+            loss = self.nll(states, actions)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
-        return {"nll": loss.item()}
+        return {self.config.objective: loss.item()}
 
     @torch.no_grad()
     def infer(self, states: torch.Tensor) -> torch.Tensor:

@@ -99,3 +99,17 @@ class MVEIQL(IQL):
             rollout = self.rollouts(batch, c.horizon)
             values = self.value(rollout.states.flatten(0, 1)).view(rollout.rewards.shape)
             return mve_target(rollout.rewards, values, rollout.alive, c.discount, c.lam)
+
+
+ONE_STEP_H = ("ours: DWM's one-step baselines peak at H=1-2 and fall as H grows (its Fig. 6.2); DWM reports "
+              "the best H of its sweep 1-5 per task")
+
+
+@dataclass(frozen=True)
+class OneStepTD3BCConfig(MVETD3BCConfig):
+    horizon: int = field(default=2, metadata=source(ONE_STEP_H))
+
+
+@dataclass(frozen=True)
+class OneStepIQLConfig(MVEIQLConfig):
+    horizon: int = field(default=2, metadata=source(ONE_STEP_H))

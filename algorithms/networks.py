@@ -8,10 +8,10 @@ from torch.distributions import Normal
 
 
 def mlp(in_dim: int, out_dim: int, hidden: tuple[int, ...], output_activation: type[nn.Module] | None = None,
-        ) -> nn.Sequential:
+        dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     if output_activation is not None:

@@ -7,16 +7,15 @@ state is s_t, fixed (inpainted) at every denoising step, and the last row's rewa
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
-from torch import nn
 
 from algorithms.agent import source
-from algorithms.diffusion.gaussian import GaussianDiffusion, SamplerSettings
-from algorithms.diffusion.temporal_unet import TemporalUnet
+from algorithms.diffusion.conditioning import ConditionedDenoiser
+from algorithms.diffusion.gaussian import SamplerSettings
+from algorithms.diffusion.model import DiffusionModel
 
 DWM = "paper: DWM (Ding et al. 2024) App. D"
 
@@ -53,28 +52,6 @@ class DiffusionWorldModelConfig:
         return self.sequence_length - 1
 
 
-class ConditionedDenoiser(nn.Module):
-    """The U-Net with DWM's condition encoders: 3-layer MLPs for a_t and the return-to-go, concatenated.
-
-    Classifier-free guidance drops the return-to-go only (its embedding becomes zero); a_t is always given.
-    """
-
-    def __init__(self, transition_dim: int, act_dim: int, config: DiffusionWorldModelConfig):
-        super().__init__()
-        width = config.width
-
-        def encoder(in_dim: int) -> nn.Sequential:
-            return nn.Sequential(nn.Linear(in_dim, width), nn.Mish(), nn.Linear(width, width), nn.Mish(),
-                                 nn.Linear(width, width))
-
-        self.action_encoder, self.rtg_encoder = encoder(act_dim), encoder(1)
-        self.unet = TemporalUnet(transition_dim, 2 * width, width, config.width_mults)
-
-    def forward(self, x: torch.Tensor, steps: torch.Tensor, condition: dict, drop: torch.Tensor) -> torch.Tensor:
-        rtg = self.rtg_encoder(condition["rtg"][:, None]) * (~drop)[:, None]
-        return self.unet(x, steps, torch.cat([self.action_encoder(condition["action"]), rtg], dim=-1))
-
-
 @dataclass(frozen=True)
 class WindowBatch:
     """Training windows in raw units: T states from s_t, the T-1 rewards between them, a_t and the RTG."""
@@ -87,21 +64,18 @@ class WindowBatch:
     rtg: torch.Tensor  # [B], already divided by the environment's return scale
 
 
-class DiffusionWorldModel(nn.Module):
+class DiffusionWorldModel(DiffusionModel):
     """p(r_t, s_{t+1}, ..., s_{t+T-1} | s_t, a_t, RTG): trained on windows, sampled with the EMA weights."""
 
     def __init__(self, config: DiffusionWorldModelConfig, obs_dim: int, act_dim: int, state_mean: torch.Tensor,
                  state_std: torch.Tensor, reward_mean: float, reward_std: float):
-        super().__init__()
+        super().__init__(ConditionedDenoiser(obs_dim + 1, act_dim, config.width, config.width_mults),
+                         config.diffusion_steps, config.predict_epsilon, config.lr, config.ema_decay,
+                         config.ema_every)
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
         self.register_buffer("state_mean", torch.as_tensor(state_mean, dtype=torch.float32))
         self.register_buffer("state_std", torch.as_tensor(state_std, dtype=torch.float32))
         self.register_buffer("reward_stats", torch.tensor([reward_mean, reward_std], dtype=torch.float32))
-        self.denoiser = ConditionedDenoiser(obs_dim + 1, act_dim, config)
-        self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
-        self.diffusion = GaussianDiffusion(config.diffusion_steps, config.predict_epsilon)
-        self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=config.lr)
-        self.step = 0
 
     def _encode(self, states: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """states [B, T, obs], rewards [B, T - 1] -> x [B, T, obs + 1], normalised; the last reward is 0."""
@@ -127,18 +101,6 @@ class DiffusionWorldModel(nn.Module):
         condition = {"action": batch.actions, "rtg": batch.rtg}
         return self.diffusion.training_loss(self.denoiser, x0, condition, self._fixed(len(x0), x0.device), weight,
                                             drop)
-
-    def update(self, batch: WindowBatch) -> dict[str, float]:
-        loss = self.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.step += 1
-        if self.step % self.config.ema_every == 0:
-            with torch.no_grad():
-                for ema, live in zip(self.ema.parameters(), self.denoiser.parameters()):
-                    ema.lerp_(live, 1 - self.config.ema_decay)
-        return {"loss": loss.item()}
 
     @torch.no_grad()
     def sample(self, states: torch.Tensor, actions: torch.Tensor, rtg: torch.Tensor, horizon: int,

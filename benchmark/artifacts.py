@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from algorithms.decision_diffuser import DecisionDiffuser, DecisionDiffuserConfig, PlanBatch
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
+from algorithms.one_step_model import OneStepModel, OneStepModelConfig, Termination
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig, WindowBatch
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
@@ -75,38 +78,52 @@ def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device:
                        tensor(reward_known), tensor(data.actions), tensor(rtg / config.rtg_scale))
 
 
-def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int, seed: int,
-                device: torch.device, cache: Path, report: Report | None = None) -> tuple[DiffusionWorldModel, Artifact]:
-    key = content_key(kind="world_model", config=dataclasses.asdict(config), steps=steps, seed=seed,
-                      data=data.checksum())
-    folder = Path(cache) / "world_models" / key
+def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int, seed: int, device: torch.device,
+             cache: Path, build, batches, loss_name: str, report: Report | None, **key_parts) -> tuple[Any, Artifact]:
+    """The model `build()` makes, trained for `steps` on `batches(generator)` (update's arguments), cached."""
+    key = content_key(kind=kind, config=dataclasses.asdict(config), steps=steps, seed=seed, data=data.checksum(),
+                      **key_parts)
 
+    def train():
+        torch.manual_seed(seed)
+        model, next_batch = build(), batches()
+        generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
+        for step in range(1, steps + 1):
+            loss = model.update(*next_batch(generator))[loss_name]
+            if step % max(1, steps // 100) == 0:
+                losses.append([step, loss])
+                if report is not None:
+                    report(step, steps)
+        meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps, "seed": seed,
+                "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
+                "loss_curve": losses}
+        return model.state_dict(), meta
+
+    artifact = _cached(Path(cache) / folder_name / key, train)
+    model = build()
+    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
+    return model.eval(), artifact
+
+
+def _rows(data: Transitions, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.randint(0, data.size, (batch_size,), device=device, generator=generator)
+
+
+def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int, seed: int, device: torch.device,
+                cache: Path, report: Report | None = None) -> tuple[DiffusionWorldModel, Artifact]:
     def build() -> DiffusionWorldModel:
         return DiffusionWorldModel(config, data.obs_dim, data.act_dim, data.observations.mean(0),
                                    data.observations.std(0) + 1e-3, float(data.rewards.mean()),
                                    float(data.rewards.std() + 1e-3)).to(device)
 
-    def train():
-        torch.manual_seed(seed)
-        model, windows = build(), window_batches(data, config, device)
-        generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
-        for step in range(1, steps + 1):
-            index = torch.randint(0, data.size, (config.batch_size,), device=device, generator=generator)
-            loss = model.update(WindowBatch(*(getattr(windows, f.name)[index]
-                                              for f in dataclasses.fields(WindowBatch))))["loss"]
-            if step % max(1, steps // 100) == 0:
-                losses.append([step, loss])
-                if report is not None:
-                    report(step, steps)
-        meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps,
-                "seed": seed, "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
-                "loss_curve": losses}
-        return model.state_dict(), meta
+    def batches():
+        windows = window_batches(data, config, device)
+        return lambda generator: (WindowBatch(*(getattr(windows, f.name)[_rows(data, config.batch_size, generator,
+                                                                                device)]
+                                                for f in dataclasses.fields(WindowBatch))),)
 
-    artifact = _cached(folder, train)
-    model = build()
-    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
-    return model.eval(), artifact
+    return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build, batches, "loss",
+                    report)
 
 
 def idm_contexts(states: torch.Tensor, history: int) -> torch.Tensor:
@@ -118,31 +135,103 @@ def idm_contexts(states: torch.Tensor, history: int) -> torch.Tensor:
 def inverse_dynamics(data: Transitions, normalizer: StateNormalizer, config: InverseDynamicsConfig, steps: int,
                      seed: int, device: torch.device, cache: Path, report: Report | None = None,
                      ) -> tuple[InverseDynamics, Artifact]:
-    key = content_key(kind="inverse_dynamics", config=dataclasses.asdict(config), steps=steps, seed=seed,
-                      data=data.checksum(), normalizer=normalizer.to_dict())
-    folder = Path(cache) / "inverse_dynamics" / key
+    def build() -> InverseDynamics:
+        return InverseDynamics(config, data.obs_dim, data.act_dim).to(device)
 
-    def train():
-        torch.manual_seed(seed)
-        model = InverseDynamics(config, data.obs_dim, data.act_dim).to(device)
+    def batches():
         history = data.observations[data.history_rows(config.history)]  # [N, m, obs]
         contexts = np.concatenate([history, data.observations[:, None], data.next_observations[:, None]], axis=1)
         contexts = torch.as_tensor(normalizer(contexts), device=device)
         actions = torch.as_tensor(data.actions, device=device)
-        generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
-        for step in range(1, steps + 1):
-            index = torch.randint(0, data.size, (config.batch_size,), device=device, generator=generator)
-            nll = model.update(contexts[index], actions[index])["nll"]
-            if step % max(1, steps // 100) == 0:
-                losses.append([step, nll])
-                if report is not None:
-                    report(step, steps)
-        meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps, "seed": seed,
-                "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
-                "nll_curve": losses}
-        return model.state_dict(), meta
 
-    artifact = _cached(folder, train)
-    model = InverseDynamics(config, data.obs_dim, data.act_dim).to(device)
-    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
-    return model.eval(), artifact
+        def next_batch(generator):
+            rows = _rows(data, config.batch_size, generator, device)
+            return contexts[rows], actions[rows]
+        return next_batch
+
+    return _trained("inverse_dynamics", "inverse_dynamics", config, data, steps, seed, device, cache, build, batches,
+                    config.objective, report, normalizer=normalizer.to_dict())
+
+
+class StateWindows:
+    """Windows of `length` states s_t, s_{t+1}, ... from any row, gathered on the device per batch.
+
+    Past the episode's end a window repeats its final state; that padding counts as known (weight 1) after a
+    true terminal (the exact absorbing state) and unknown after a timeout.
+    """
+
+    def __init__(self, data: Transitions, length: int, device: torch.device):
+        starts, ends = data.episode_bounds()
+        counts = ends - starts
+        self.length = length
+        self.observations = torch.as_tensor(data.observations, device=device)
+        self.end = torch.as_tensor(np.repeat(ends, counts), device=device)  # [N] exclusive end row
+        self.final = torch.as_tensor(data.next_observations[np.repeat(ends, counts) - 1], device=device)
+        self.terminal = torch.as_tensor(np.repeat(data.terminals[ends - 1], counts), device=device)
+
+    def gather(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """rows [B] -> states [B, L, obs], weight [B, L]."""
+        index = rows[:, None] + torch.arange(self.length, device=rows.device)  # [B, L]
+        end = self.end[rows][:, None]
+        inside = index < end
+        states = torch.where(inside[..., None], self.observations[torch.minimum(index, end - 1)],
+                             self.final[rows][:, None])
+        weight = (index <= end) | self.terminal[rows][:, None]
+        return states, weight.float()
+
+
+def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: int, seed: int,
+                      device: torch.device, cache: Path, report: Report | None = None,
+                      ) -> tuple[DecisionDiffuser, Artifact]:
+    def build() -> DecisionDiffuser:
+        return DecisionDiffuser(config, data.obs_dim, data.observations.mean(0),
+                                data.observations.std(0) + 1e-3).to(device)
+
+    def batches():
+        windows = StateWindows(data, config.horizon, device)
+        rtg = torch.as_tensor(data.returns_to_go(config.rtg_discount, config.terminal_penalty) / config.rtg_scale,
+                              dtype=torch.float32, device=device)
+
+        def next_batch(generator):
+            rows = _rows(data, config.batch_size, generator, device)
+            return (PlanBatch(*windows.gather(rows), rtg[rows]),)
+        return next_batch
+
+    return _trained("decision_diffuser", "decision_diffusers", config, data, steps, seed, device, cache, build,
+                    batches, "loss", report)
+
+
+def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, seed: int, device: torch.device,
+                   cache: Path, is_terminal: Termination | None = None, report: Report | None = None,
+                   ) -> tuple[OneStepModel, Artifact]:
+    """Every member trains on its own random batches; the elites are the members with the lowest NLL on a
+    fixed random 1% of the data (the same for all members)."""
+    inputs = np.concatenate([data.observations, data.actions], axis=1)
+    deltas = np.concatenate([data.next_observations - data.observations, data.rewards[:, None]], axis=1)
+    stats = ((inputs.mean(0), inputs.std(0) + 1e-3), (deltas.mean(0), deltas.std(0) + 1e-3))
+
+    def build() -> OneStepModel:
+        return OneStepModel(config, data.obs_dim, data.act_dim, *stats, is_terminal).to(device)
+
+    tensors = [torch.as_tensor(x, device=device) for x in (data.observations, data.actions, data.next_observations,
+                                                             data.rewards)]
+
+    def batches():
+        members = config.ensemble_size
+
+        def next_batch(generator):
+            rows = torch.randint(0, data.size, (members, config.batch_size), device=device, generator=generator)
+            return tuple(t[rows] for t in tensors)
+        return next_batch
+
+    model, artifact = _trained("one_step_model", "one_step_models", config, data, steps, seed, device, cache, build,
+                               batches, "nll", report)
+    holdout = torch.as_tensor(np.random.default_rng(seed).permutation(data.size)[: max(1, data.size // 100)],
+                              device=device)
+    with torch.no_grad():
+        held = [t[holdout].expand(config.ensemble_size, *t[holdout].shape) for t in tensors]
+        mean, variance = model(held[0], held[1])
+        nll = torch.nn.functional.gaussian_nll_loss(mean, model.targets(held[0], held[2], held[3]), variance,
+                                                    reduction="none").mean(dim=(1, 2))
+    model.elite_members = nll.argsort()[: config.elites]
+    return model, artifact

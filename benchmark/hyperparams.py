@@ -15,6 +15,14 @@ from benchmark.tasks import all_tasks
 
 CORL_IQL = ("iql", "dawm-iql", "dawm-t-iql")  # IQL as CORL tunes it, on real or real + synthetic data
 DWM_T67 = "paper: DWM Table 6.7 (evaluation RTG sweep; the middle value)"
+DIFFUSION_WORLD_MODELS = ("dwm-td3bc", "dwm-iql", "dawm-td3bc", "dawm-iql", "dawm-t-td3bc", "dawm-t-iql")
+EVAL_RTG = (  # (tasks, RTG), DWM Table 6.7: for DWM's rollouts and for DWM's re-run of DD
+    (("hopper-medium-v2", "hopper-medium-replay-v2", "walker2d-medium-v2", "walker2d-medium-replay-v2",
+      "halfcheetah-medium-expert-v2"), 0.7),
+    (("halfcheetah-medium-v2", "halfcheetah-medium-replay-v2"), 0.5),
+    (("hopper-medium-expert-v2",), 0.8),
+    (("walker2d-medium-expert-v2",), 0.9),
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +44,12 @@ TASK_SETTINGS: tuple[TaskSetting, ...] = (
                 "code: CORL configs/offline/iql/hopper/{medium,medium_replay}_v2.yaml", CORL_IQL),
     TaskSetting("agent", ("hopper-medium-expert-v2",), {"expectile": 0.5, "beta": 6.0},
                 "code: CORL configs/offline/iql/hopper/medium_expert_v2.yaml", CORL_IQL),
-    TaskSetting("world_model", env_tasks("hopper"), {"rtg_scale": 400.0}, "paper: DWM App. D"),
-    TaskSetting("world_model", env_tasks("walker2d"), {"rtg_scale": 550.0}, "paper: DWM App. D"),
-    TaskSetting("world_model", env_tasks("halfcheetah"), {"rtg_scale": 1200.0}, "paper: DWM App. D"),
-    TaskSetting("bank", ("hopper-medium-v2", "hopper-medium-replay-v2", "walker2d-medium-v2",
-                         "walker2d-medium-replay-v2", "halfcheetah-medium-expert-v2"), {"rtg": 0.7}, DWM_T67),
-    TaskSetting("bank", ("halfcheetah-medium-v2", "halfcheetah-medium-replay-v2"), {"rtg": 0.5}, DWM_T67),
-    TaskSetting("bank", ("hopper-medium-expert-v2",), {"rtg": 0.8}, DWM_T67),
-    TaskSetting("bank", ("walker2d-medium-expert-v2",), {"rtg": 0.9}, DWM_T67),
+    *(TaskSetting(component, env_tasks(env), {"rtg_scale": scale}, "paper: DWM App. D", methods)
+      for component, methods in (("world_model", DIFFUSION_WORLD_MODELS), ("diffuser", None))
+      for env, scale in (("hopper", 400.0), ("walker2d", 550.0), ("halfcheetah", 1200.0))),
+    *(TaskSetting("bank", tasks, {"rtg": rtg}, DWM_T67) for tasks, rtg in EVAL_RTG),
+    *(TaskSetting("diffuser", tasks, {"test_return": rtg}, DWM_T67 + ", as DWM's DD re-run", ("dd",))
+      for tasks, rtg in EVAL_RTG),
 )
 
 

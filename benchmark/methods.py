@@ -1,7 +1,8 @@
 """The methods a suite can run: CLI name -> the typed configs of its components and the pipeline that trains it.
 
 Components: `agent` (TD3+BC / IQL, or their MVE forms), `world_model` (the diffusion world model DWM and
-DAWM share), `bank` (how its rollouts are sampled), `idm` and `augmentation` (DAWM's synthetic data).
+DAWM share, or the one-step model of the baselines), `bank` (how its rollouts are sampled), `idm` and
+`augmentation` (DAWM's synthetic data), `diffuser` (Decision Diffuser's plan model, with its own `idm`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from algorithms.agent import source
+from algorithms.decision_diffuser import (DDInverseDynamicsConfig, DDOfficialConfig, DDOfficialInverseDynamicsConfig,
+                                          DecisionDiffuserConfig)
 from algorithms.inverse_dynamics import InverseDynamicsConfig
 from algorithms.iql import IQLConfig
-from algorithms.mve import MVEIQLConfig, MVETD3BCConfig
+from algorithms.mve import MVEIQLConfig, MVETD3BCConfig, OneStepIQLConfig, OneStepTD3BCConfig
+from algorithms.one_step_model import OneStepModelConfig
 from algorithms.td3_bc import TD3BCConfig
 from algorithms.world_model import DiffusionWorldModelConfig
 from benchmark.errors import UnknownNameError
@@ -43,7 +47,7 @@ class DAWMTAugmentationConfig(AugmentationConfig):
 class Method:
     name: str  # as typed on the command line and stored in result files
     label: str  # as the papers' tables print it
-    pipeline: str  # model_free | dwm | dawm (benchmark/pipelines.py)
+    pipeline: str  # model_free | dwm | dawm | one_step | dd (benchmark/pipelines.py)
     components: dict[str, type]
 
 
@@ -66,6 +70,12 @@ METHODS: dict[str, Method] = {
         Method("dawm-iql", "DAWM-IQL", "dawm", _dawm(IQLConfig)),
         Method("dawm-t-td3bc", "DAWM-T-TD3BC", "dawm", _dawm(TD3BCConfig, DAWMTAugmentationConfig)),
         Method("dawm-t-iql", "DAWM-T-IQL", "dawm", _dawm(IQLConfig, DAWMTAugmentationConfig)),
+        Method("onestep-td3bc", "OneStep-TD3BC", "one_step",
+               {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}),
+        Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig}),
+        Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}),
+        Method("dd-official", "DD (official)", "dd", {"diffuser": DDOfficialConfig,
+                                                      "idm": DDOfficialInverseDynamicsConfig}),
     )
 }
 

@@ -1,4 +1,5 @@
-"""What DWM and DAWM do with the rollout bank: critic targets (DWM) or synthetic transitions (DAWM)."""
+"""Where MVE agents get their rollouts (the bank for DWM, the one-step model for its baselines), and DAWM's
+synthetic transitions from the bank."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from algorithms.buffer import Batch, ReplayBuffer
 from algorithms.inverse_dynamics import InverseDynamics
 from algorithms.mve import Rollout
+from algorithms.one_step_model import OneStepModel
 from benchmark.artifacts import idm_contexts
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
@@ -32,6 +34,26 @@ class BankRolloutSource:
     def __call__(self, batch: Batch, horizon: int) -> Rollout:
         rows = batch.rows
         return Rollout(self.states[rows, :horizon], self.rewards[rows, :horizon], self.alive[rows, : horizon + 1])
+
+
+class ModelRolloutSource:
+    """Standard MVE: the one-step model rolled out from (s_t, a_t) with the agent's current policy, every batch.
+
+    `policy` (normalised states -> actions) is set once the agent exists. A real terminal at t ends the
+    rollout after its first step, as for the bank's rollouts.
+    """
+
+    def __init__(self, model: OneStepModel, normalizer: StateNormalizer, reward_scale: float,
+                 generator: torch.Generator):
+        self.model, self.normalizer, self.reward_scale, self.generator = model, normalizer, reward_scale, generator
+        self.policy = None
+
+    def __call__(self, batch: Batch, horizon: int) -> Rollout:
+        states, rewards, alive = self.model.rollout(
+            self.normalizer.invert(batch.observations), batch.actions, horizon,
+            lambda raw: self.policy(self.normalizer(raw)), self.generator)
+        alive[:, 1:] *= (1.0 - batch.dones)[:, None]
+        return Rollout(self.normalizer(states), rewards * self.reward_scale, alive)
 
 
 def n_rollouts_for(volume: float, data_size: int, horizon: int) -> int:

@@ -3,7 +3,9 @@
 - model_free: the agent samples the real data.
 - dwm: the agent's critic target runs through the diffusion world model's rollouts (Diffusion-MVE).
 - dawm: the same rollouts become synthetic transitions (IDM actions); the agent samples real + synthetic.
-The world model, the rollout bank and the IDM are cached artefacts shared across methods (artifacts.py).
+- one_step: the same MVE agents as dwm, with a one-step Gaussian model rolled out with the policy.
+- dd: no agent; Decision Diffuser plans at every environment step and an IDM acts.
+The world models, the rollout bank and the IDMs are cached artefacts shared across methods (artifacts.py).
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from algorithms.buffer import MixedSampler, ReplayBuffer
+from algorithms.decision_diffuser import DDPolicy
 from algorithms.iql import IQL, IQLConfig
-from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig
+from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig, OneStepIQLConfig, OneStepTD3BCConfig
 from algorithms.td3_bc import TD3BC, TD3BCConfig
-from benchmark.artifacts import inverse_dynamics, world_model
-from benchmark.data.normalization import StateNormalizer
+from benchmark.artifacts import Artifact, decision_diffuser, inverse_dynamics, one_step_model, world_model
+from benchmark.data.normalization import StateNormalizer, reward_scale
 from benchmark.data.transitions import Transitions
 from benchmark.hyperparams import ResolvedConfig
-from benchmark.model_based import BankRolloutSource, n_rollouts_for, synthetic_buffer, synthetic_transitions
+from benchmark.model_based import (BankRolloutSource, ModelRolloutSource, n_rollouts_for, synthetic_buffer,
+                                   synthetic_transitions)
 from benchmark.profiles import Profile
 from benchmark.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollouts
+from benchmark.termination import is_terminal
 
-AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL}
+AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL,
+          OneStepTD3BCConfig: MVETD3BC, OneStepIQLConfig: MVEIQL}
 Report = Callable[[int, int], None]
 
 
@@ -40,80 +47,153 @@ class Context:
     steps: int  # the agent's gradient steps
     resolved: ResolvedConfig
     data: Transitions
-    normalizer: StateNormalizer
-    reward_scale: float
-    real: ReplayBuffer
     device: torch.device
     cache: Path
-    report: Callable[[str], Report]  # phase name -> (step, total) callback
+    report: Callable[[str], Report | None]  # phase name -> (step, total) callback
 
 
 @dataclass
 class Setup:
-    agent: Any
-    sampler: Any  # .sample(batch_size, generator) -> Batch
+    act: Callable[[torch.Tensor], torch.Tensor]  # raw observations [E, obs] -> actions [E, act]
+    update: Callable[[torch.Generator], dict] | None  # one training step of the agent; None: nothing to train
+    normalizer: StateNormalizer
+    reward_scale: float = 1.0
     artifacts: dict = field(default_factory=dict)  # provenance of every cached artefact used
     timings: dict = field(default_factory=dict)  # seconds per phase (cache hits are near zero)
+    inference: Callable[[], dict] = dict  # extra numbers about acting, for the result file
+
+
+@dataclass
+class AgentData:
+    """The real data as every agent reads it: normalised as its config says, in a device buffer."""
+
+    normalizer: StateNormalizer
+    reward_scale: float
+    buffer: ReplayBuffer
+
+
+def agent_data(ctx: Context) -> AgentData:
+    config, data = ctx.resolved.agent, ctx.data
+    normalizer = (StateNormalizer.fit(data.observations) if config.normalize_states
+                  else StateNormalizer.identity(data.obs_dim))
+    scale = reward_scale(data) if config.normalize_reward else 1.0
+    buffer = ReplayBuffer(normalizer(data.observations), data.actions, data.rewards * scale,
+                          normalizer(data.next_observations), data.terminals, ctx.device)
+    return AgentData(normalizer, scale, buffer)
+
+
+def _with_agent(ctx: Context, real: AgentData, sampler, setup: Setup, *agent_args) -> Any:
+    """Put the agent the config's type names into `setup`: trained on `sampler`, acting on normalised states."""
+    config = ctx.resolved.agent
+    agent = AGENTS[type(config)](config, ctx.data.obs_dim, ctx.data.act_dim, ctx.device, ctx.steps, *agent_args)
+    setup.act = lambda observations: agent.act(real.normalizer(observations))
+    setup.update = lambda generator: agent.update(sampler.sample(config.batch_size, generator))
+    setup.normalizer, setup.reward_scale = real.normalizer, real.reward_scale
+    return agent
+
+
+def _empty_setup(normalizer: StateNormalizer) -> Setup:
+    return Setup(act=None, update=None, normalizer=normalizer)
 
 
 def model_free(ctx: Context) -> Setup:
-    agent_class = AGENTS[type(ctx.resolved.agent)]
-    agent = agent_class(ctx.resolved.agent, ctx.data.obs_dim, ctx.data.act_dim, ctx.device, ctx.steps)
-    return Setup(agent, ctx.real)
+    real, setup = agent_data(ctx), _empty_setup(None)
+    _with_agent(ctx, real, real.buffer, setup)
+    return setup
+
+
+def _timed(setup: Setup, phase: str, work: Callable[[], Any]) -> Any:
+    tick = time.perf_counter()
+    value = work()
+    setup.timings[phase] = time.perf_counter() - tick
+    return value
+
+
+def _summary(artifact: Artifact) -> dict:
+    meta = artifact.meta
+    return {"sha256": artifact.sha256, "key": meta["key"], "steps": meta["steps"],
+            "train_time_s": meta["train_time_s"], "final_loss": meta["loss_curve"][-1][1]}
 
 
 def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
     configs = ctx.resolved.configs
-    tick = time.perf_counter()
-    model, artifact = world_model(ctx.data, configs["world_model"], ctx.profile.world_model_steps, ctx.seed,
-                                  ctx.device, ctx.cache, ctx.report("world model"))
-    setup.timings["world_model"] = time.perf_counter() - tick
+    model, artifact = _timed(setup, "world_model", lambda: world_model(
+        ctx.data, configs["world_model"], ctx.profile.world_model_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.report("world model")))
     spec = BankSpec(artifact.sha256, configs["world_model"].sampler, configs["bank"].rtg, ctx.seed,
                     ctx.data.checksum(), configs["world_model"].max_horizon, min(CHUNK_ROLLOUTS, ctx.data.size))
     bank = RolloutBank(ctx.cache, spec, ctx.data)
-    tick = time.perf_counter()
-    bank.ensure(model, n_rollouts, ctx.device, ctx.report("rollouts"))
-    setup.timings["rollouts"] = time.perf_counter() - tick
-    setup.artifacts["world_model"] = {"sha256": artifact.sha256, "key": artifact.meta["key"],
-                                      "steps": artifact.meta["steps"], "train_time_s": artifact.meta["train_time_s"],
-                                      "final_loss": artifact.meta["loss_curve"][-1][1]}
+    _timed(setup, "rollouts", lambda: bank.ensure(model, n_rollouts, ctx.device, ctx.report("rollouts")))
+    setup.artifacts["world_model"] = _summary(artifact)
     setup.artifacts["rollout_bank"] = {"key": spec.key, "rollouts": n_rollouts, "rtg": spec.rtg}
     return bank.load(n_rollouts)
 
 
 def dwm(ctx: Context) -> Setup:
-    setup = Setup(None, ctx.real)
+    real, setup = agent_data(ctx), _empty_setup(None)
     rollouts = _rollouts(ctx, ctx.data.size, setup)
-    source = BankRolloutSource(rollouts, ctx.data, ctx.env, ctx.normalizer, ctx.reward_scale, ctx.device)
-    agent_class = AGENTS[type(ctx.resolved.agent)]
-    setup.agent = agent_class(ctx.resolved.agent, ctx.data.obs_dim, ctx.data.act_dim, ctx.device, ctx.steps, source)
+    source = BankRolloutSource(rollouts, ctx.data, ctx.env, real.normalizer, real.reward_scale, ctx.device)
+    _with_agent(ctx, real, real.buffer, setup, source)
     return setup
 
 
 def dawm(ctx: Context) -> Setup:
-    configs = ctx.resolved.configs
+    configs, real, setup = ctx.resolved.configs, agent_data(ctx), _empty_setup(None)
     augmentation = configs["augmentation"]
-    setup = Setup(None, None)
     rollouts = _rollouts(ctx, n_rollouts_for(augmentation.synthetic_volume, ctx.data.size, augmentation.horizon),
                          setup)
-    tick = time.perf_counter()
-    idm, artifact = inverse_dynamics(ctx.data, ctx.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed,
-                                     ctx.device, ctx.cache, ctx.report("inverse dynamics"))
-    setup.timings["inverse_dynamics"] = time.perf_counter() - tick
-    setup.artifacts["inverse_dynamics"] = {"sha256": artifact.sha256, "key": artifact.meta["key"],
-                                           "steps": artifact.meta["steps"],
-                                           "final_nll": artifact.meta["nll_curve"][-1][1]}
-    tick = time.perf_counter()
-    synthetic = synthetic_transitions(rollouts, ctx.data, ctx.env, idm, ctx.normalizer, augmentation.horizon,
-                                      augmentation.synthetic_volume, ctx.seed, ctx.device)
-    setup.timings["synthesis"] = time.perf_counter() - tick
+    idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
+        ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.report("inverse dynamics")))
+    setup.artifacts["inverse_dynamics"] = _summary(artifact)
+    synthetic = _timed(setup, "synthesis", lambda: synthetic_transitions(
+        rollouts, ctx.data, ctx.env, idm, real.normalizer, augmentation.horizon, augmentation.synthetic_volume,
+        ctx.seed, ctx.device))
     setup.artifacts["synthetic"] = {"transitions": synthetic.size, "terminals": int(synthetic.terminals.sum()),
                                     "checksum": synthetic.checksum()}
-    setup.sampler = MixedSampler(ctx.real, synthetic_buffer(synthetic, ctx.normalizer, ctx.reward_scale, ctx.device),
-                                 augmentation.real_ratio)
-    agent_class = AGENTS[type(ctx.resolved.agent)]
-    setup.agent = agent_class(ctx.resolved.agent, ctx.data.obs_dim, ctx.data.act_dim, ctx.device, ctx.steps)
+    sampler = MixedSampler(real.buffer, synthetic_buffer(synthetic, real.normalizer, real.reward_scale, ctx.device),
+                           augmentation.real_ratio)
+    _with_agent(ctx, real, sampler, setup)
     return setup
 
 
-PIPELINES: dict[str, Callable[[Context], Setup]] = {"model_free": model_free, "dwm": dwm, "dawm": dawm}
+def one_step(ctx: Context) -> Setup:
+    real, setup = agent_data(ctx), _empty_setup(None)
+    model, artifact = _timed(setup, "world_model", lambda: one_step_model(
+        ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seed, ctx.device,
+        ctx.cache, lambda states: is_terminal(ctx.env, states), ctx.report("world model")))
+    setup.artifacts["world_model"] = _summary(artifact)
+    source = ModelRolloutSource(model, real.normalizer, real.reward_scale,
+                                torch.Generator(ctx.device).manual_seed(ctx.seed))
+    agent = _with_agent(ctx, real, real.buffer, setup, source)
+    source.policy = agent.act
+    return setup
+
+
+def decision_diffuser_policy(ctx: Context) -> Setup:
+    configs, data = ctx.resolved.configs, ctx.data
+    normalizer = StateNormalizer.fit(data.observations)  # the IDM's inputs
+    setup = _empty_setup(normalizer)
+    model, artifact = _timed(setup, "diffuser", lambda: decision_diffuser(
+        data, configs["diffuser"], ctx.profile.world_model_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.report("diffuser")))
+    idm, idm_artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
+        data, normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.report("inverse dynamics")))
+    setup.artifacts |= {"diffuser": _summary(artifact), "inverse_dynamics": _summary(idm_artifact)}
+    policy = DDPolicy(model, idm, normalizer, torch.Generator(ctx.device).manual_seed(ctx.seed))
+    setup.act = policy
+
+    def inference() -> dict:
+        seconds = np.asarray(policy.call_seconds)
+        episodes = ctx.profile.eval_episodes
+        return {"policy_calls": len(seconds), "batched_episodes": episodes,
+                "seconds_per_step": float(seconds.mean()), "seconds_per_episode": float(seconds.sum() / episodes),
+                "note": "one call acts for all evaluation episodes at once; per episode = total / episodes"}
+
+    setup.inference = inference
+    return setup
+
+
+PIPELINES: dict[str, Callable[[Context], Setup]] = {
+    "model_free": model_free, "dwm": dwm, "dawm": dawm, "one_step": one_step, "dd": decision_diffuser_policy}

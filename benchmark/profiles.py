@@ -12,27 +12,29 @@ class Profile:
     name: str
     train_steps: int  # gradient steps of a model-free agent
     model_based_train_steps: int  # gradient steps of a DWM or DAWM agent
-    world_model_steps: int  # diffusion world model, trained once per task and seed
-    idm_steps: int  # DAWM's inverse dynamics model, likewise
+    world_model_steps: int  # diffusion world model (and DD's plan model), trained once per task and seed
+    idm_steps: int  # DAWM's and DD's inverse dynamics models, likewise
+    one_step_model_steps: int  # the one-step baselines' Gaussian model
     eval_every: int  # gradient steps between evaluations (one more at the end)
     eval_episodes: int
     description: str
 
     def agent_steps(self, pipeline: str) -> int:
-        return self.train_steps if pipeline == "model_free" else self.model_based_train_steps
+        """Decision Diffuser has no agent: its models train as artefacts and it is evaluated once."""
+        return {"model_free": self.train_steps, "dd": 0}.get(pipeline, self.model_based_train_steps)
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("smoke", 400, 400, 100, 100, 200, 2,
+        Profile("smoke", 400, 400, 100, 100, 100, 200, 2,
                 "seconds on a CPU; for tests and a first look, scores mean nothing"),
-        Profile("quick", 100_000, 100_000, 15_000, 10_000, 10_000, 10,
+        Profile("quick", 100_000, 100_000, 15_000, 10_000, 20_000, 10_000, 10,
                 "a CPU-feasible protocol: 1/10 of CORL's and 1/5 of DWM's agent steps; a world model of 15k "
                 "steps (about 10 min on one core) instead of 2M"),
-        Profile("paper", 1_000_000, 500_000, 2_000_000, 2_000_000, 5_000, 10,
+        Profile("paper", 1_000_000, 500_000, 2_000_000, 2_000_000, 1_000_000, 5_000, 10,
                 "the papers' budgets: CORL's 1M steps for TD3+BC/IQL, DWM's 5e5 agent steps and 2M world-model "
-                "steps, 2M IDM steps as DWM's DD re-run; 10 episodes every 5k steps"),
+                "steps, 2M IDM steps as DWM's DD re-run, 1M one-step-model steps; 10 episodes every 5k steps"),
     )
 }
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from algorithms.buffer import ReplayBuffer
-from benchmark.data import StateNormalizer, load_dataset, reward_scale
+from benchmark.data import load_dataset
 from benchmark.pipelines import PIPELINES, Context
 from benchmark.evaluation import eval_seeds, evaluate
 from benchmark.hyperparams import resolve
@@ -41,49 +40,42 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     seed_everything(spec.seed)
     task, method, profile = parse_task(spec.task), get_method(spec.method), get_profile(spec.profile)
     resolved = resolve(spec.method, spec.task)
-    config = resolved.agent
-
     dataset = load_dataset(task, spec.data)
     data = dataset.transitions
-    normalizer = (StateNormalizer.fit(data.observations) if config.normalize_states
-                  else StateNormalizer.identity(data.obs_dim))
-    scale = reward_scale(data) if config.normalize_reward else 1.0
-    buffer = ReplayBuffer(normalizer(data.observations), data.actions, data.rewards * scale,
-                          normalizer(data.next_observations), data.terminals, device)
     total_steps = profile.agent_steps(method.pipeline)
     timings = {"data": time.perf_counter() - started}
 
     def report(phase: str):
         return None if progress is None else lambda step, total: progress(phase, step, total, None)
 
-    context = Context(task.env, spec.seed, profile, total_steps, resolved, data, normalizer, scale, buffer, device,
-                      Path(spec.cache), report)
+    context = Context(task.env, spec.seed, profile, total_steps, resolved, data, device, Path(spec.cache), report)
     setup = PIPELINES[method.pipeline](context)
-    agent = setup.agent
     timings |= setup.timings | {"train": 0.0, "eval": 0.0}
     generator = torch.Generator(device).manual_seed(spec.seed)
     seeds = eval_seeds(spec.seed, profile.eval_episodes)
 
-    def policy(observations: torch.Tensor) -> torch.Tensor:
-        return agent.act(normalizer(observations))
+    def evaluate_at(step: int, train_log: dict) -> dict:
+        tick = time.perf_counter()
+        outcome = evaluate(setup.act, dataset.eval_env_id, task.env, seeds, device)
+        timings["eval"] += time.perf_counter() - tick
+        return {"step": step, "score": outcome.mean_score, "score_std": float(outcome.scores.std()),
+                "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
+                "lengths": outcome.lengths.tolist(), "train_log": train_log}
 
     evaluations, last_log, score = [], {}, None
     for step in range(1, total_steps + 1):
         tick = time.perf_counter()
-        last_log = agent.update(setup.sampler.sample(config.batch_size, generator))
+        last_log = setup.update(generator)
         timings["train"] += time.perf_counter() - tick
         if step % profile.eval_every == 0 or step == total_steps:
-            tick = time.perf_counter()
-            outcome = evaluate(policy, dataset.eval_env_id, task.env, seeds, device)
-            timings["eval"] += time.perf_counter() - tick
-            score = outcome.mean_score
-            evaluations.append({
-                "step": step, "score": score, "score_std": float(outcome.scores.std()),
-                "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
-                "lengths": outcome.lengths.tolist(), "train_log": last_log,
-            })
+            evaluations.append(evaluate_at(step, last_log))
+            score = evaluations[-1]["score"]
         if progress is not None:
             progress("train", step, total_steps, score)
+    if not evaluations:  # nothing to train step by step (Decision Diffuser): one evaluation of the trained models
+        if progress is not None:
+            progress("evaluate", 0, 1, None)
+        evaluations.append(evaluate_at(0, {}))
     timings["total"] = time.perf_counter() - started
 
     result = {
@@ -98,8 +90,9 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,
                     "transitions": data.size, "episodes": int(data.episode_ends.sum()),
                     "eval_env": dataset.eval_env_id},
-        "normalizer": normalizer.to_dict(),
-        "reward_scale": scale,
+        "normalizer": setup.normalizer.to_dict(),
+        "reward_scale": setup.reward_scale,
+        "inference": setup.inference(),
         "eval_seeds": seeds,
         "evaluations": evaluations,
         "final_score": evaluations[-1]["score"],

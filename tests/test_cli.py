@@ -8,7 +8,8 @@ from benchmark.cli import main
 @pytest.mark.parametrize("argv, expected", [
     (["run", "--suite", "nope"], "valid suites: d4rl9, smoke"),
     (["run", "--tasks", "hopper-medium-v9"], "valid tasks:"),
-    (["run", "--methods", "cql"], "valid methods: dawm-iql, dawm-t-iql, dawm-t-td3bc, dawm-td3bc, dwm-iql, dwm-td3bc, iql, td3bc"),
+    (["run", "--methods", "cql"], "valid methods: dawm-iql, dawm-t-iql, dawm-t-td3bc, dawm-td3bc, dd, dd-official, "
+                                  "dwm-iql, dwm-td3bc, iql, onestep-iql, onestep-td3bc, td3bc"),
     (["run", "--profile", "huge"], "valid profiles: paper, quick, smoke"),
     (["run", "--source", "d4rl"], "valid sources: d4rl-hdf5, local, minari"),
     (["run", "--executor", "k8s"], "valid executors: local"),

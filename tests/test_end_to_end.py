@@ -10,12 +10,17 @@ from benchmark.runspec import RunSpec
 from benchmark.status import render_status
 
 from benchmark.methods import METHODS
+from benchmark.suites import SUITES
+
+SMOKE = SUITES["smoke"].methods
 
 RESULT_KEYS = {"run", "config", "config_sources", "artifacts", "profile", "dataset", "normalizer", "evaluations",
-               "final_score", "best_score", "wall_time_s", "environment", "eval_seeds", "finished_at"}
+               "final_score", "best_score", "wall_time_s", "environment", "eval_seeds", "finished_at", "inference"}
 PHASES = {"model_free": {"data", "train", "eval", "total"},
           "dwm": {"data", "world_model", "rollouts", "train", "eval", "total"},
-          "dawm": {"data", "world_model", "rollouts", "inverse_dynamics", "synthesis", "train", "eval", "total"}}
+          "dawm": {"data", "world_model", "rollouts", "inverse_dynamics", "synthesis", "train", "eval", "total"},
+          "one_step": {"data", "world_model", "train", "eval", "total"},
+          "dd": {"data", "diffuser", "inverse_dynamics", "train", "eval", "total"}}
 
 
 @pytest.mark.slow
@@ -24,32 +29,35 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     cache = tmp_path / "cache"
     assert main(["run", "--suite", "smoke", "--results", str(results), "--logs", str(logs), "--cache", str(cache)]) == 0
     out = capsys.readouterr().out
-    assert "| hopper-tiny |" in out and all(m.label in out for m in METHODS.values())
+    assert "| hopper-tiny |" in out and all(METHODS[m].label in out for m in SMOKE)
 
     files = sorted(results.rglob("*.json"))
     assert [f.relative_to(results).as_posix() for f in files] == sorted(
-        f"smoke/local/hopper-tiny/{m}/seed0.json" for m in METHODS)
-    # one world model, one bank and one IDM serve every model-based method
-    assert [len(list((cache / kind).iterdir())) for kind in ("world_models", "banks", "inverse_dynamics")] == [1, 1, 1]
+        f"smoke/local/hopper-tiny/{m}/seed0.json" for m in SMOKE)
+    # one diffusion world model and one bank serve DWM and DAWM; DAWM's and DD's IDMs differ
+    assert [len(list((cache / kind).iterdir())) for kind in ("world_models", "banks", "inverse_dynamics",
+                                                             "one_step_models", "decision_diffusers")] == [1, 1, 2, 1, 1]
     for file in files:
         result = json.loads(file.read_text())
         pipeline = METHODS[result["run"]["method"]].pipeline
         assert RESULT_KEYS <= result.keys()
-        assert [e["step"] for e in result["evaluations"]] == [200, 400]
+        assert [e["step"] for e in result["evaluations"]] == ([0] if pipeline == "dd" else [200, 400])
         assert result["final_score"] == result["evaluations"][-1]["score"]
         assert result["best_score"] == max(e["score"] for e in result["evaluations"])
         assert result["dataset"]["id"] == "local/hopper/tiny-v0" and len(result["dataset"]["checksum"]) == 64
         assert result["environment"]["versions"]["torch"].startswith("2.13.0")
         assert set(result["wall_time_s"]) == PHASES[pipeline]
-        if pipeline != "model_free":
+        if pipeline in ("dwm", "dawm", "one_step"):
             assert result["artifacts"]["world_model"]["steps"] == 100
+        if pipeline == "dd":  # one batched policy call per environment step of the longest episode
+            assert result["inference"]["policy_calls"] == max(result["evaluations"][0]["lengths"])
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
 
     assert main(["run", "--suite", "smoke", "--results", str(results)]) == 0
-    assert f"{len(METHODS)} already done, 0 to run" in capsys.readouterr().out
+    assert f"{len(SMOKE)} already done, 0 to run" in capsys.readouterr().out
 
     assert main(["status", "--suite", "smoke", "--results", str(results)]) == 0
-    assert f"{len(METHODS)} done, 0 failed, 0 missing" in capsys.readouterr().out
+    assert f"{len(SMOKE)} done, 0 failed, 0 missing" in capsys.readouterr().out
 
     table = tmp_path / "table.md"
     assert main(["report", "--results", str(results), "--out", str(table)]) == 0

@@ -32,6 +32,11 @@ class StateNormalizer:
             return (x - mean) / std
         return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(x.dtype)
 
+    def invert(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)
+        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device)
+        return x * std + mean
+
     def to_dict(self) -> dict:
         return asdict(self)
 

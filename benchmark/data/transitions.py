@@ -65,10 +65,11 @@ class Transitions:
         starts, _ = self.episode_bounds()
         return np.add.reduceat(self.rewards.astype(np.float64), starts)
 
-    def returns_to_go(self, discount: float) -> np.ndarray:
-        """[N] float64: sum_k discount^k r_{t+k} to the end of each row's episode (no bootstrap at timeouts)."""
+    def returns_to_go(self, discount: float, terminal_penalty: float = 0.0) -> np.ndarray:
+        """[N] float64: sum_k discount^k r_{t+k} to the end of each row's episode (no bootstrap at timeouts);
+        `terminal_penalty` is added to the reward of a true terminal step (Decision Diffuser's labels)."""
         rtg, running = np.empty(self.size), 0.0
-        rewards, ends = self.rewards.astype(np.float64), self.episode_ends
+        rewards, ends = self.rewards.astype(np.float64) + terminal_penalty * self.terminals, self.episode_ends
         for i in range(self.size - 1, -1, -1):
             running = rewards[i] + (0.0 if ends[i] else discount * running)
             rtg[i] = running

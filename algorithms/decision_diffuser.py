@@ -1,0 +1,127 @@
+"""Decision Diffuser (Ajay et al., 2023): diffusion over state plans with return guidance, actions from an IDM.
+
+A plan is H states from the current observation (inpainted at every denoising step), conditioned on a
+return-to-go with classifier-free guidance; the action is the inverse dynamics model's on (s_t, s^_{t+1}).
+Two presets: `DecisionDiffuserConfig` is DWM's re-run (the Table 2 row), `DDOfficialConfig` the official code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from algorithms.agent import source
+from algorithms.diffusion.conditioning import ConditionedDenoiser
+from algorithms.diffusion.gaussian import SamplerSettings
+from algorithms.diffusion.model import DiffusionModel
+from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
+
+DWM_DD = "paper: DWM sec. 6.8.2 (its DD re-run)"
+DD_CODE = "code: decision-diffuser config/locomotion_config.py"
+
+
+@dataclass(frozen=True)
+class DecisionDiffuserConfig:
+    horizon: int = field(default=32, metadata=source(DWM_DD + ", T=32"))
+    diffusion_steps: int = field(default=5, metadata=source(DWM_DD + ", K=5"))
+    sampler: SamplerSettings = field(default_factory=SamplerSettings, metadata=source(
+        DWM_DD + ", N=3; temperature 0.5 and guidance 1.2 from " + DD_CODE))
+    width: int = field(default=32, metadata=source("ours: DWM gives no width; as our world model"))
+    width_mults: tuple[int, ...] = field(default=(1, 2, 4), metadata=source("ours: as our world model"))
+    predict_epsilon: bool = field(default=True, metadata=source(DD_CODE))
+    condition_dropout: float = field(default=0.25, metadata=source(DD_CODE))
+    rtg_discount: float = field(default=0.99, metadata=source(DD_CODE))
+    rtg_scale: float = field(default=400.0, metadata=source("paper: DWM App. D (per environment; Hopper's)"))
+    terminal_penalty: float = field(default=-100.0, metadata=source(DD_CODE + " (termination_penalty)"))
+    test_return: float = field(default=0.7, metadata=source(DWM_DD + ": DWM's evaluation RTG sweep"))
+    lr: float = field(default=2e-4, metadata=source(DD_CODE))
+    batch_size: int = field(default=32, metadata=source(DD_CODE))
+    ema_decay: float = field(default=0.995, metadata=source(DD_CODE))
+    ema_every: int = field(default=10, metadata=source(DD_CODE))
+
+
+@dataclass(frozen=True)
+class DDOfficialConfig(DecisionDiffuserConfig):
+    horizon: int = field(default=100, metadata=source(DD_CODE))
+    diffusion_steps: int = field(default=200, metadata=source(DD_CODE + " (n_diffusion_steps)"))
+    sampler: SamplerSettings = field(default_factory=lambda: SamplerSettings(steps=200), metadata=source(
+        DD_CODE + ": the full chain, temperature 0.5, guidance 1.2"))
+    width: int = field(default=128, metadata=source(DD_CODE + " (dim)"))
+    width_mults: tuple[int, ...] = field(default=(1, 4, 8), metadata=source(DD_CODE + " (dim_mults)"))
+    test_return: float = field(default=0.9, metadata=source(DD_CODE + " (test_ret, hopper)"))
+
+
+@dataclass(frozen=True)
+class DDInverseDynamicsConfig(InverseDynamicsConfig):
+    history: int = field(default=0, metadata=source("paper: DD, a_t = f(s_t, s_{t+1})"))
+    hidden: tuple[int, ...] = field(default=(1024, 1024), metadata=source(DWM_DD + ": 3-layer MLP, 1024 units"))
+    dropout: float = field(default=0.1, metadata=source(DWM_DD))
+    objective: str = field(default="mse", metadata=source("code: decision-diffuser (MSE on real actions)"))
+
+
+@dataclass(frozen=True)
+class DDOfficialInverseDynamicsConfig(DDInverseDynamicsConfig):
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(DD_CODE + " (hidden_dim)"))
+    dropout: float = field(default=0.0, metadata=source(DD_CODE))
+
+
+@dataclass(frozen=True)
+class PlanBatch:
+    states: torch.Tensor  # [B, H, obs] raw, s_t first
+    weight: torch.Tensor  # [B, H] 1 where the state is known
+    rtg: torch.Tensor  # [B] normalised return-to-go at s_t
+
+
+class DecisionDiffuser(DiffusionModel):
+    def __init__(self, config: DecisionDiffuserConfig, obs_dim: int, state_mean: torch.Tensor,
+                 state_std: torch.Tensor):
+        super().__init__(ConditionedDenoiser(obs_dim, None, config.width, config.width_mults), config.diffusion_steps,
+                         config.predict_epsilon, config.lr, config.ema_decay, config.ema_every)
+        self.config, self.obs_dim = config, obs_dim
+        self.register_buffer("state_mean", torch.as_tensor(state_mean, dtype=torch.float32))
+        self.register_buffer("state_std", torch.as_tensor(state_std, dtype=torch.float32))
+
+    def _fixed(self, batch: int, device: torch.device) -> torch.Tensor:
+        fixed = torch.zeros(batch, self.config.horizon, self.obs_dim, dtype=torch.bool, device=device)
+        fixed[:, 0] = True
+        return fixed
+
+    def loss(self, batch: PlanBatch) -> torch.Tensor:
+        x0 = (batch.states - self.state_mean) / self.state_std
+        drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout
+        weight = batch.weight[..., None].expand_as(x0)
+        return self.diffusion.training_loss(self.denoiser, x0, {"rtg": batch.rtg}, self._fixed(len(x0), x0.device),
+                                            weight, drop)
+
+    @torch.no_grad()
+    def plan(self, states: torch.Tensor, rtg: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """states [E, obs] raw -> plans [E, H, obs] raw, the first state equal to `states`."""
+        values = torch.zeros(len(states), self.config.horizon, self.obs_dim, device=states.device)
+        values[:, 0] = (states - self.state_mean) / self.state_std
+        rtg_values = torch.full((len(states),), rtg, device=states.device)
+        x = self.diffusion.sample(self.ema, values, self._fixed(len(states), states.device), {"rtg": rtg_values},
+                                  self.config.sampler, generator)
+        plans = x * self.state_std + self.state_mean
+        plans[:, 0] = states  # exact, not through the normalisation round trip
+        return plans
+
+
+class DDPolicy:
+    """Acts for E environments at once: one sampler call per step, then the IDM on (s_t, s^_{t+1}).
+
+    Keeps the time spent per call, which result files report (DWM compares DD's inference cost with its own).
+    """
+
+    def __init__(self, model: DecisionDiffuser, idm: InverseDynamics, normalize, generator: torch.Generator):
+        self.model, self.idm, self.normalize, self.generator = model, idm, normalize, generator
+        self.call_seconds: list[float] = []
+
+    @torch.no_grad()
+    def __call__(self, observations: torch.Tensor) -> torch.Tensor:
+        tick = time.perf_counter()
+        plans = self.model.plan(observations, self.model.config.test_return, self.generator)
+        actions = self.idm.infer(self.normalize(plans[:, :2]))
+        self.call_seconds.append(time.perf_counter() - tick)
+        return actions
