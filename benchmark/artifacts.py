@@ -85,6 +85,10 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
                       **key_parts)
 
     def train():
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            return train_seeded()
+
+    def train_seeded():  # in a forked RNG: a run draws the same numbers whether the artefact was cached or not
         torch.manual_seed(seed)
         model, next_batch = build(), batches()
         generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []

@@ -15,7 +15,9 @@ from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError
+from benchmark.cluster import load_cluster_profile
 from benchmark.hyperparams import table_rows
+from benchmark.jobs import read_job
 from benchmark.launcher import EXECUTORS, launch
 from benchmark.methods import get_method
 from benchmark.profiles import get_profile
@@ -69,6 +71,7 @@ def command_run(args: argparse.Namespace) -> int:
     specs = build_grid(args, device)
     if args.executor not in EXECUTORS:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
     tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
     if specs[0].data.source == "local":
         build_many([(t.env, t.dataset) for t in tasks
@@ -76,15 +79,18 @@ def command_run(args: argparse.Namespace) -> int:
     for task in tasks:
         ensure_available(task, specs[0].data)
     todo = [s for s in specs if not s.result_path(args.results).is_file()]
-    print(f"{len(specs)} runs in the grid, {len(specs) - len(todo)} already done, {len(todo)} to run "
-          f"(profile {specs[0].profile}, source {specs[0].data.source}, device {device}, "
+    in_flight = [s for s in todo if (job := read_job(s, args.results)) is not None and job.state() != "ended"]
+    todo = [s for s in todo if s not in in_flight]
+    print(f"{len(specs)} runs in the grid, {len(specs) - len(todo) - len(in_flight)} already done, "
+          + (f"{len(in_flight)} already submitted, " if in_flight else "")
+          + f"{len(todo)} to run (profile {specs[0].profile}, source {specs[0].data.source}, device {device}, "
           f"results in {args.results})", flush=True)
     failed = 0
     if todo:
         workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
         log_dir = args.logs or Path("logs") / f"{args.suite}-{datetime.now():%Y%m%d-%H%M%S}"
         print(f"job logs in {log_dir}", flush=True)
-        outcomes = launch(todo, args.results, log_dir, args.executor, workers)
+        outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster)
         failed = sum(not o.ok for o in outcomes)
     runs = load_results(args.results)
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
@@ -119,11 +125,13 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table")
     _grid_arguments(run)
     run.add_argument("--executor", default="local", help=f"one of: {', '.join(EXECUTORS)}")
+    run.add_argument("--cluster-profile", default="local",
+                     help="slurm: a profile in slurm/profiles (by name) or a YAML path (default local)")
     run.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     run.add_argument("--logs", type=Path, help="job log folder (default logs/<suite>-<time>)")
     run.set_defaults(handler=command_run)
-    status = commands.add_parser("status", help="done / failed / missing per run of a grid")
+    status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid")
     _grid_arguments(status)
     status.set_defaults(handler=command_status)
     report = commands.add_parser("report", help="write results/table.md from the result files")

@@ -1,6 +1,7 @@
-"""Runs a grid through submitit's executor interface, at most `workers` runs at a time, with live progress.
+"""Runs a grid through submitit: the local executor (at most `workers` runs at a time) or SLURM job arrays.
 
-A run is a picklable job function (`run_job`), so the same grid goes to SLURM by swapping the executor.
+A run is a checkpointable job (`TrainJob`): on SLURM's time-limit signal submitit requeues it, and the run
+resumes from its last checkpoint; a run killed any other way resumes the same way when `run` starts it again.
 Each job reports its progress to a small JSON file in the log folder; this process draws the bars.
 """
 
@@ -15,37 +16,46 @@ from pathlib import Path
 import submitit
 from tqdm import tqdm
 
+from benchmark.cluster import ClusterProfile
+from benchmark.jobs import JobRecord, record_job
 from benchmark.results import write_json_atomic, write_text_atomic
 from benchmark.runner import train_run
 from benchmark.runspec import RunSpec
+from benchmark.status import exception_line
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "slurm")
 
 
 def progress_path(log_dir: Path, spec: RunSpec) -> Path:
     return Path(log_dir) / "progress" / (spec.name.replace("/", "__") + ".json")
 
 
-def run_job(spec: RunSpec, results_dir: str, log_dir: str) -> dict:
-    """The job function: train one run; on failure leave a record of the traceback, never a result."""
-    results, marker = Path(results_dir), spec.failure_path(Path(results_dir))
-    ticker = {"last": 0.0}
+class TrainJob(submitit.helpers.Checkpointable):
+    """The job function: train one run to its result file; on failure leave its traceback, never a result.
 
-    def progress(phase: str, step: int, total: int, score: float | None) -> None:
-        now = time.monotonic()
-        if now - ticker["last"] > 0.5 or step == total:
-            ticker["last"] = now
-            write_json_atomic(progress_path(Path(log_dir), spec),
-                              {"phase": phase, "step": step, "total": total, "score": score})
+    Checkpointable's checkpoint() resubmits the same call when SLURM signals the time limit; train_run then
+    resumes from the run's own checkpoint file.
+    """
 
-    try:
-        result = train_run(spec, results, progress)
-    except BaseException:
-        write_text_atomic(marker, traceback.format_exc())
-        raise
-    marker.unlink(missing_ok=True)
-    return {"final_score": result["final_score"], "best_score": result["best_score"],
-            "wall_time_s": result["wall_time_s"]["total"]}
+    def __call__(self, spec: RunSpec, results_dir: str, log_dir: str) -> dict:
+        results, marker = Path(results_dir), spec.failure_path(Path(results_dir))
+        ticker = {"last": 0.0}
+
+        def progress(phase: str, step: int, total: int, score: float | None) -> None:
+            now = time.monotonic()
+            if now - ticker["last"] > 0.5 or step == total:
+                ticker["last"] = now
+                write_json_atomic(progress_path(Path(log_dir), spec),
+                                  {"phase": phase, "step": step, "total": total, "score": score})
+
+        try:
+            result = train_run(spec, results, progress)
+        except Exception:
+            write_text_atomic(marker, traceback.format_exc())
+            raise
+        marker.unlink(missing_ok=True)
+        return {"final_score": result["final_score"], "best_score": result["best_score"],
+                "wall_time_s": result["wall_time_s"]["total"]}
 
 
 @dataclass
@@ -56,10 +66,17 @@ class Outcome:
     error: str | None = None
 
 
-def make_executor(name: str, log_dir: Path) -> submitit.Executor:
+def make_executor(name: str, log_dir: Path, cluster: ClusterProfile | None = None) -> submitit.Executor:
     if name == "local":
         executor = submitit.LocalExecutor(folder=log_dir / "%j")
         executor.update_parameters(timeout_min=7 * 24 * 60)
+        return executor
+    if name == "slurm":
+        if cluster is None:
+            raise ValueError("the slurm executor needs a cluster profile")
+        executor = submitit.AutoExecutor(folder=log_dir / "%j", cluster="slurm",
+                                         slurm_max_num_timeout=cluster.max_requeues)
+        executor.update_parameters(**cluster.executor_parameters())
         return executor
     raise ValueError(f"unknown executor {name!r}")
 
@@ -73,55 +90,99 @@ def _read_progress(path: Path) -> dict | None:
 
 def _last_line(record: Path, error: Exception) -> str:
     """The exception line of the job's traceback, or submitit's error when the job left no record."""
-    text = record.read_text() if record.is_file() else str(error)
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
+    return exception_line(record.read_text() if record.is_file() else str(error)) or type(error).__name__
 
 
-def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local",
-           workers: int = 2) -> list[Outcome]:
-    """Submit every run, keeping at most `workers` in flight; returns one outcome per run."""
-    ex = make_executor(executor, log_dir)
+class Monitor:
+    """One overall bar and one bar per run in flight (at most `slots`), fed by the jobs' progress files."""
+
+    def __init__(self, total: int, log_dir: Path, slots: int):
+        self.overall = tqdm(total=total, desc="runs", unit="run", position=0)
+        self.log_dir, self.free = log_dir, list(range(slots, 0, -1))
+        self.bars: dict[str, tuple[tqdm, int]] = {}
+
+    def refresh(self, spec: RunSpec) -> None:
+        state = _read_progress(progress_path(self.log_dir, spec))
+        if state is None:
+            return
+        if spec.name not in self.bars:
+            if not self.free:
+                return
+            slot = self.free.pop()
+            self.bars[spec.name] = (tqdm(total=1, desc=spec.name, unit="step", position=slot, leave=False), slot)
+        bar = self.bars[spec.name][0]
+        bar.set_description(f"{spec.name} [{state['phase']}]", refresh=False)
+        bar.total, bar.n = state["total"], state["step"]
+        if state["score"] is not None:
+            bar.set_postfix(score=f"{state['score']:.1f}", refresh=False)
+        bar.refresh()
+
+    def finish(self, spec: RunSpec, message: str) -> None:
+        if spec.name in self.bars:
+            bar, slot = self.bars.pop(spec.name)
+            bar.close()
+            self.free.append(slot)
+        self.overall.update(1)
+        self.overall.write(message)
+
+    def close(self) -> None:
+        for bar, _ in self.bars.values():
+            bar.close()
+        self.overall.close()
+
+
+def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local", workers: int = 2,
+           cluster: ClusterProfile | None = None) -> list[Outcome]:
+    """Run every spec; returns one outcome per run.
+
+    local: at most `workers` jobs in flight. slurm: one job array for the whole grid, at most the cluster
+    profile's `array_parallelism` tasks at a time (SLURM enforces it).
+    """
+    ex = make_executor(executor, log_dir, cluster)
+    job = TrainJob()
     queue, running, outcomes = list(specs), [], []
-    overall = tqdm(total=len(specs), desc="runs", unit="run", position=0)
-    free_slots = list(range(workers, 0, -1))
+    slots = workers if executor == "local" else min(len(specs), cluster.array_parallelism)
+    monitor = Monitor(len(specs), log_dir, slots)
+
+    def submit(batch: list[RunSpec]) -> None:
+        for spec in batch:  # a failure record describes the last attempt only
+            spec.failure_path(results_dir).unlink(missing_ok=True)
+        if executor == "slurm":
+            with ex.batch():
+                jobs = [ex.submit(job, spec, str(results_dir), str(log_dir)) for spec in batch]
+        else:
+            jobs = [ex.submit(job, spec, str(results_dir), str(log_dir)) for spec in batch]
+        for spec, submitted in zip(batch, jobs):
+            record_job(spec, results_dir, JobRecord(executor, str(submitted.job_id), str(submitted.paths.folder)))
+            running.append((spec, submitted))
+
     try:
+        if executor == "slurm":
+            submit(queue)
+            queue = []
         while queue or running:
-            while queue and len(running) < workers:
-                spec = queue.pop(0)
-                job = ex.submit(run_job, spec, str(results_dir), str(log_dir))
-                slot = free_slots.pop()
-                bar = tqdm(total=1, desc=spec.name, unit="step", position=slot, leave=False)
-                running.append((spec, job, bar, slot))
+            if queue and len(running) < workers:
+                submit([queue.pop(0)])
+                continue
             time.sleep(0.5)
             for item in list(running):
-                spec, job, bar, slot = item
-                state = _read_progress(progress_path(log_dir, spec))
-                if state is not None:
-                    bar.set_description(f"{spec.name} [{state['phase']}]", refresh=False)
-                    bar.total = state["total"]
-                    bar.n = state["step"]
-                    if state["score"] is not None:
-                        bar.set_postfix(score=f"{state['score']:.1f}", refresh=False)
-                    bar.refresh()
-                if not job.done():
+                spec, submitted = item
+                monitor.refresh(spec)
+                if not submitted.done():
                     continue
                 running.remove(item)
-                free_slots.append(slot)
-                bar.close()
-                overall.update(1)
                 try:
-                    summary = job.result()
+                    summary = submitted.result()
                     outcomes.append(Outcome(spec, True, summary))
-                    overall.write(f"done   {spec.name}: final {summary['final_score']:.1f}, best "
-                                  f"{summary['best_score']:.1f} ({summary['wall_time_s']:.0f} s)")
+                    monitor.finish(spec, f"done   {spec.name}: final {summary['final_score']:.1f}, best "
+                                         f"{summary['best_score']:.1f} ({summary['wall_time_s']:.0f} s)")
                 except Exception as error:  # the job's own traceback is in its log and failure record
                     outcomes.append(Outcome(spec, False, error=str(error)))
-                    overall.write(f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
+                    monitor.finish(spec, f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
     except KeyboardInterrupt:
-        for _, job, _, _ in running:
-            job.cancel()
+        for _, submitted in running:
+            submitted.cancel()
         raise
     finally:
-        overall.close()
+        monitor.close()
     return outcomes

@@ -61,6 +61,8 @@ class Setup:
     artifacts: dict = field(default_factory=dict)  # provenance of every cached artefact used
     timings: dict = field(default_factory=dict)  # seconds per phase (cache hits are near zero)
     inference: Callable[[], dict] = dict  # extra numbers about acting, for the result file
+    state: Callable[[], dict] = dict  # everything training changes, for checkpoints
+    load_state: Callable[[dict], None] = lambda state: None
 
 
 @dataclass
@@ -89,6 +91,7 @@ def _with_agent(ctx: Context, real: AgentData, sampler, setup: Setup, *agent_arg
     setup.act = lambda observations: agent.act(real.normalizer(observations))
     setup.update = lambda generator: agent.update(sampler.sample(config.batch_size, generator))
     setup.normalizer, setup.reward_scale = real.normalizer, real.reward_scale
+    setup.state, setup.load_state = agent.state_dict, agent.load_state_dict
     return agent
 
 
@@ -167,6 +170,13 @@ def one_step(ctx: Context) -> Setup:
                                 torch.Generator(ctx.device).manual_seed(ctx.seed))
     agent = _with_agent(ctx, real, real.buffer, setup, source)
     source.policy = agent.act
+
+    def load_state(state: dict) -> None:
+        agent.load_state_dict(state["agent"])
+        source.generator.set_state(state["rollouts"])
+
+    setup.state = lambda: {"agent": agent.state_dict(), "rollouts": source.generator.get_state()}
+    setup.load_state = load_state
     return setup
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import time
 from collections.abc import Callable
@@ -37,8 +38,10 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     started = time.perf_counter()
     torch.set_num_threads(spec.threads)
     device = torch.device(spec.device)
+    code_and_machine = environment(device)  # the code this process loaded, not what the checkout holds later
     seed_everything(spec.seed)
-    task, method, profile = parse_task(spec.task), get_method(spec.method), get_profile(spec.profile)
+    task, method = parse_task(spec.task), get_method(spec.method)
+    profile = dataclasses.replace(get_profile(spec.profile), **dict(spec.budget))
     resolved = resolve(spec.method, spec.task)
     dataset = load_dataset(task, spec.data)
     data = dataset.transitions
@@ -62,14 +65,36 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
                 "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
                 "lengths": outcome.lengths.tolist(), "train_log": train_log}
 
-    evaluations, last_log, score = [], {}, None
-    for step in range(1, total_steps + 1):
+    checkpoint = spec.checkpoint_path(results_dir)
+    evaluations, last_log, score, start, resumed_at, earlier_segments = [], {}, None, 0, [], []
+    if checkpoint.is_file():  # an interrupted run (time limit, preemption, kill): continue where it stopped
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        setup.load_state(state["setup"])
+        generator.set_state(state["generator"])
+        _set_rng_states(state["rng"])
+        evaluations, last_log, start = state["evaluations"], state["last_log"], state["step"]
+        timings["train"], timings["eval"] = state["train_s"], state["eval_s"]
+        resumed_at = state["resumed_at"] + [start]
+        earlier_segments = state["environments"]
+        score = evaluations[-1]["score"] if evaluations else None
+
+    def save_checkpoint(step: int) -> None:
+        _save_atomic(checkpoint, {
+            "step": step, "setup": setup.state(), "generator": generator.get_state(), "rng": _rng_states(),
+            "evaluations": evaluations, "last_log": last_log, "train_s": timings["train"],
+            "eval_s": timings["eval"], "resumed_at": resumed_at,
+            "environments": earlier_segments + [code_and_machine]})
+
+    for step in range(start + 1, total_steps + 1):
         tick = time.perf_counter()
         last_log = setup.update(generator)
         timings["train"] += time.perf_counter() - tick
-        if step % profile.eval_every == 0 or step == total_steps:
+        evaluated = step % profile.eval_every == 0 or step == total_steps
+        if evaluated:
             evaluations.append(evaluate_at(step, last_log))
             score = evaluations[-1]["score"]
+        if step < total_steps and (evaluated or (spec.checkpoint_every and step % spec.checkpoint_every == 0)):
+            save_checkpoint(step)
         if progress is not None:
             progress("train", step, total_steps, score)
     if not evaluations:  # nothing to train step by step (Decision Diffuser): one evaluation of the trained models
@@ -98,8 +123,33 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         "final_score": evaluations[-1]["score"],
         "best_score": max(e["score"] for e in evaluations),
         "wall_time_s": timings,
-        "environment": environment(device),
+        "resumed_at_steps": resumed_at,
+        "environment": code_and_machine,
+        "earlier_segments": earlier_segments,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomic(spec.result_path(results_dir), result)
+    checkpoint.unlink(missing_ok=True)
     return result
+
+
+def _rng_states() -> dict:
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _save_atomic(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)

@@ -18,6 +18,8 @@ class RunSpec:
     device: str = "cpu"
     threads: int = 1  # torch threads; one single-threaded run per core is fastest on CPU
     cache: str = ".cache"  # world models, rollout banks and IDMs shared across runs (git-ignored)
+    checkpoint_every: int = 0  # agent steps between checkpoints, besides one at every evaluation (0: none)
+    budget: tuple[tuple[str, int], ...] = ()  # profile fields to override, e.g. (("train_steps", 5000),)
 
     @property
     def name(self) -> str:
@@ -28,3 +30,11 @@ class RunSpec:
 
     def failure_path(self, results_dir: Path) -> Path:
         return self.result_path(results_dir).with_suffix(".failed")
+
+    def checkpoint_path(self, results_dir: Path) -> Path:
+        """The run's full training state while it runs; a restarted run resumes from it."""
+        return self.result_path(results_dir).with_suffix(".ckpt")
+
+    def job_path(self, results_dir: Path) -> Path:
+        """Which executor job runs it (for `status`)."""
+        return self.result_path(results_dir).with_suffix(".job")

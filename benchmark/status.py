@@ -1,22 +1,46 @@
-"""Which runs of a grid are done, failed or missing, from the results folder alone."""
+"""Which runs of a grid are done, pending, running, failed or missing: from the results folder and, for runs
+without a result, the state of the job that runs them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from benchmark.jobs import read_job
 from benchmark.runspec import RunSpec
+
+STATES = ("done", "pending", "running", "failed", "missing")
+
+
+def exception_line(traceback_text: str) -> str:
+    """The first line of a traceback's exception (after its last frame); messages may span lines."""
+    lines = [line for line in traceback_text.splitlines() if line.strip()]
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    after = lines[frames[-1] + 1:] if frames else lines
+    exception = [line for line in after if not line.startswith(" ")]
+    if not exception:
+        return lines[-1] if lines else "no traceback recorded"
+    return exception[0] + (" ..." if len(after) > after.index(exception[0]) + 1 else "")
 
 
 def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
-    """(state, detail): done with its scores, failed with the last line of its traceback, or missing."""
+    """(state, detail): done with its scores; pending or running with its job; failed with the last line of
+    its traceback (or of its job's log, for a job that died without one); or missing."""
     result, failure = spec.result_path(results_dir), spec.failure_path(results_dir)
     if result.is_file():
         data = json.loads(result.read_text())
         return "done", f"final {data['final_score']:.1f}, best {data['best_score']:.1f}"
-    if failure.is_file():
-        lines = [line for line in failure.read_text().splitlines() if line.strip()]
-        return "failed", lines[-1] if lines else "no traceback recorded"
+    if failure.is_file():  # the launcher removes it when it submits the run again
+        return "failed", exception_line(failure.read_text())
+    job = read_job(spec, results_dir)
+    state = job.state() if job is not None else "ended"
+    if state != "ended":
+        resumable = " (resumes from its checkpoint)" if spec.checkpoint_path(results_dir).exists() else ""
+        return state, f"{job.executor} job {job.job_id}{resumable}"
+    if job is not None and job.executor == "slurm":
+        return "failed", f"job {job.job_id} ended without a result: {job.log_tail()}"
+    if spec.checkpoint_path(results_dir).exists():
+        return "missing", "interrupted; `run` resumes it from its checkpoint"
     return "missing", ""
 
 
@@ -24,6 +48,6 @@ def render_status(specs: list[RunSpec], results_dir: Path) -> str:
     rows = [(spec.name, *run_status(spec, results_dir)) for spec in specs]
     width = max(len(name) for name, _, _ in rows)
     lines = [f"{name:<{width}}  {state:<7}  {detail}".rstrip() for name, state, detail in rows]
-    counts = {state: sum(1 for _, s, _ in rows if s == state) for state in ("done", "failed", "missing")}
+    counts = {state: sum(1 for _, s, _ in rows if s == state) for state in STATES}
     lines.append(", ".join(f"{n} {state}" for state, n in counts.items()))
     return "\n".join(lines)

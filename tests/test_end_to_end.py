@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmark.cli import main
-from benchmark.launcher import run_job
+from benchmark.launcher import TrainJob
 from benchmark.runspec import RunSpec
 from benchmark.status import render_status
 
@@ -57,7 +57,7 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     assert f"{len(SMOKE)} already done, 0 to run" in capsys.readouterr().out
 
     assert main(["status", "--suite", "smoke", "--results", str(results)]) == 0
-    assert f"{len(SMOKE)} done, 0 failed, 0 missing" in capsys.readouterr().out
+    assert f"{len(SMOKE)} done, 0 pending, 0 running, 0 failed, 0 missing" in capsys.readouterr().out
 
     table = tmp_path / "table.md"
     assert main(["report", "--results", str(results), "--out", str(table)]) == 0
@@ -73,7 +73,7 @@ def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch)
     monkeypatch.setattr(benchmark.launcher, "train_run", broken)
     spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke")
     with pytest.raises(RuntimeError):
-        run_job(spec, str(tmp_path), str(tmp_path / "logs"))
+        TrainJob()(spec, str(tmp_path), str(tmp_path / "logs"))
     assert not spec.result_path(tmp_path).exists()
     status = render_status([spec, RunSpec("hopper-tiny", "iql", 0, "smoke")], tmp_path)
     assert "failed   RuntimeError: the critic diverged" in status

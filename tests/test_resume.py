@@ -1,0 +1,59 @@
+"""Checkpointed runs: a run killed with SIGKILL and started again ends with the same result file (scores,
+configs, data; not timings) as an uninterrupted run."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.runner import train_run
+from benchmark.runspec import RunSpec
+
+VOLATILE = {"wall_time_s", "environment", "finished_at", "resumed_at_steps", "earlier_segments"}
+
+
+def comparable(result: dict) -> dict:
+    """The result as its file holds it (JSON), without what legitimately differs between two runs."""
+    return {key: value for key, value in json.loads(json.dumps(result)).items() if key not in VOLATILE}
+
+
+def run_in_subprocess(spec: RunSpec, results: Path) -> subprocess.Popen:
+    pickled = results.parent / "spec.pkl"
+    pickled.write_bytes(pickle.dumps(spec))
+    code = (f"import pickle; from pathlib import Path; from benchmark.runner import train_run; "
+            f"train_run(pickle.loads(Path({str(pickled)!r}).read_bytes()), Path({str(results)!r}))")
+    return subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["td3bc", "dwm-iql", "onestep-td3bc"])
+def test_sigkill_then_resume_gives_the_uninterrupted_result(tiny_hopper, tmp_path, method):
+    spec = RunSpec("hopper-tiny", method, 0, "smoke", cache=str(tmp_path / "cache"), checkpoint_every=20,
+                   budget=(("model_based_train_steps", 1000), ("train_steps", 1000)))
+    reference = train_run(spec, tmp_path / "reference")
+
+    killed = tmp_path / "killed"
+    process = run_in_subprocess(spec, killed)
+    checkpoint = spec.checkpoint_path(killed)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not spec.result_path(killed).exists()
+
+    resumed = train_run(spec, killed)
+    assert resumed["resumed_at_steps"] and resumed["resumed_at_steps"][0] > 0
+    assert len(resumed["earlier_segments"]) == 1  # the killed process's code and machine
+    assert not checkpoint.exists()
+    assert comparable(resumed) == comparable(reference)
+    assert json.loads(spec.result_path(killed).read_text())["evaluations"] == reference["evaluations"]
