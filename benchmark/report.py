@@ -61,7 +61,12 @@ def render(runs: pd.DataFrame, title: str = "Results") -> str:
     return "\n".join(parts)
 
 
-def write_report(results_dir: Path, out: Path) -> str:
-    text = render(load_results(results_dir))
+def write_report(results_dir: Path, out: Path, table2: Path | None = None) -> str:
+    """results/table.md (every run) and, beside it, results/table2.md (the papers' main table)."""
+    from benchmark.table2 import render_table2
+
+    runs = load_results(results_dir)
+    text = render(runs)
     write_text_atomic(out, text)
+    write_text_atomic(table2 or out.with_name("table2.md"), render_table2(runs))
     return text

@@ -51,7 +51,7 @@ def load_results(results_dir: Path) -> pd.DataFrame:
         rows.append({
             "profile": run["profile"], "source": run["source"], "task": run["task"], "method": run["method"],
             "seed": run["seed"], "final_score": result["final_score"], "best_score": result["best_score"],
-            "train_steps": result["profile"]["train_steps"], "dataset_id": result["dataset"]["id"],
+            "train_steps": result["evaluations"][-1]["step"], "dataset_id": result["dataset"]["id"],
             "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
             "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
             "path": str(path),
