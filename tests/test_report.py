@@ -9,7 +9,7 @@ from benchmark.results import load_results, write_json_atomic
 def _result(task, method, seed, final, best=None):
     return {"run": {"task": task, "method": method, "seed": seed, "profile": "quick", "source": "local"},
             "final_score": final, "best_score": best if best is not None else final,
-            "profile": {"train_steps": 100}, "dataset": {"id": f"local/{task}", "checksum": "0" * 64},
+            "evaluations": [{"step": 100, "score": final}], "dataset": {"id": f"local/{task}", "checksum": "0" * 64},
             "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}}
 
 
