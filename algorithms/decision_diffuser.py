@@ -30,7 +30,8 @@ class DecisionDiffuserConfig:
         DWM_DD + ", N=3; temperature 0.5 and guidance 1.2 from " + DD_CODE))
     width: int = field(default=32, metadata=source("ours: DWM gives no width; as our world model"))
     width_mults: tuple[int, ...] = field(default=(1, 2, 4), metadata=source("ours: as our world model"))
-    predict_epsilon: bool = field(default=True, metadata=source(DD_CODE))
+    predict_epsilon: bool = field(default=False, metadata=source(
+        "ours: x0 with K=5 steps, as the world model (see its field); the official preset predicts epsilon"))
     condition_dropout: float = field(default=0.25, metadata=source(DD_CODE))
     rtg_discount: float = field(default=0.99, metadata=source(DD_CODE))
     rtg_scale: float = field(default=400.0, metadata=source("paper: DWM App. D (per environment; Hopper's)"))
@@ -51,6 +52,7 @@ class DDOfficialConfig(DecisionDiffuserConfig):
     width: int = field(default=128, metadata=source(DD_CODE + " (dim)"))
     width_mults: tuple[int, ...] = field(default=(1, 4, 8), metadata=source(DD_CODE + " (dim_mults)"))
     test_return: float = field(default=0.9, metadata=source(DD_CODE + " (test_ret, hopper)"))
+    predict_epsilon: bool = field(default=True, metadata=source(DD_CODE))
 
 
 @dataclass(frozen=True)
