@@ -93,6 +93,7 @@ def command_run(args: argparse.Namespace) -> int:
         outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster)
         failed = sum(not o.ok for o in outcomes)
     runs = load_results(args.results)
+    runs = runs[runs["variant"] == ""]
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
     keys = list(zip(runs["profile"], runs["source"], runs["task"], runs["method"], runs["seed"]))
     print(render(runs[[k in names for k in keys]], title=f"Suite {args.suite}"))

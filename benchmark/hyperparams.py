@@ -65,6 +65,15 @@ class ResolvedConfig:
     def to_dict(self) -> dict:
         return {name: dataclasses.asdict(config) for name, config in self.configs.items()}
 
+    def with_overrides(self, overrides, source_text: str) -> ResolvedConfig:
+        """An ablation's changes, each (component, field, value), recorded as the field's source."""
+        configs = dict(self.configs)
+        sources = {name: dict(fields) for name, fields in self.sources.items()}
+        for component, name, value in overrides:
+            configs[component] = dataclasses.replace(configs[component], **{name: value})
+            sources[component][name] = source_text
+        return ResolvedConfig(configs, sources)
+
 
 def _field_sources(config_class: type) -> dict[str, str]:
     return {f.name: f.metadata.get("source", "ours") for f in dataclasses.fields(config_class)}

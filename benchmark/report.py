@@ -66,6 +66,7 @@ def write_report(results_dir: Path, out: Path, table2: Path | None = None) -> st
     from benchmark.table2 import render_table2
 
     runs = load_results(results_dir)
+    runs = runs[runs["variant"] == ""]  # ablation variants have their own reports
     text = render(runs)
     write_text_atomic(out, text)
     write_text_atomic(table2 or out.with_name("table2.md"), render_table2(runs))

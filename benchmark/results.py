@@ -50,12 +50,13 @@ def load_results(results_dir: Path) -> pd.DataFrame:
         run = result["run"]
         rows.append({
             "profile": run["profile"], "source": run["source"], "task": run["task"], "method": run["method"],
+            "variant": run.get("variant", ""),
             "seed": run["seed"], "final_score": result["final_score"], "best_score": result["best_score"],
             "train_steps": result["evaluations"][-1]["step"], "dataset_id": result["dataset"]["id"],
             "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
             "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
             "path": str(path),
         })
-    columns = ["profile", "source", "task", "method", "seed", "final_score", "best_score", "train_steps",
+    columns = ["profile", "source", "task", "method", "variant", "seed", "final_score", "best_score", "train_steps",
                "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "path"]
     return pd.DataFrame(rows, columns=columns)

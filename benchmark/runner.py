@@ -42,7 +42,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     seed_everything(spec.seed)
     task, method = parse_task(spec.task), get_method(spec.method)
     profile = dataclasses.replace(get_profile(spec.profile), **dict(spec.budget))
-    resolved = resolve(spec.method, spec.task)
+    resolved = resolve(spec.method, spec.task).with_overrides(spec.overrides, f"ablation: {spec.variant}")
     dataset = load_dataset(task, spec.data)
     data = dataset.transitions
     total_steps = profile.agent_steps(method.pipeline)
@@ -105,7 +105,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
 
     result = {
         "schema": 1,
-        "run": {"task": spec.task, "method": spec.method, "seed": spec.seed, "profile": spec.profile,
+        "run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
+                "profile": spec.profile,
                 "source": spec.data.source, "device": spec.device},
         "config": resolved.to_dict(),
         "config_sources": resolved.sources,

@@ -20,13 +20,20 @@ class RunSpec:
     cache: str = ".cache"  # world models, rollout banks and IDMs shared across runs (git-ignored)
     checkpoint_every: int = 0  # agent steps between checkpoints, besides one at every evaluation (0: none)
     budget: tuple[tuple[str, int], ...] = ()  # profile fields to override, e.g. (("train_steps", 5000),)
+    variant: str = ""  # an ablation's name for `overrides`; it separates the run's files from the method's own
+    overrides: tuple[tuple[str, str, object], ...] = ()  # (component, field, value) over the hyperparameter table
 
     @property
     def name(self) -> str:
-        return f"{self.task}/{self.method}/seed{self.seed}"
+        return f"{self.task}/{self.arm}/seed{self.seed}"
+
+    @property
+    def arm(self) -> str:
+        """The method, plus the ablation variant if any (`dwm-td3bc+h3`)."""
+        return f"{self.method}+{self.variant}" if self.variant else self.method
 
     def result_path(self, results_dir: Path) -> Path:
-        return Path(results_dir) / self.profile / self.data.source / self.task / self.method / f"seed{self.seed}.json"
+        return Path(results_dir) / self.profile / self.data.source / self.task / self.arm / f"seed{self.seed}.json"
 
     def failure_path(self, results_dir: Path) -> Path:
         return self.result_path(results_dir).with_suffix(".failed")

@@ -16,3 +16,22 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     assert "| TD3+BC  | 0x (real only)     | 30.0 ± 0.0 (1)     |" in text
     assert "Missing (4): dawm-t-td3bc on hopper-medium-v2, iql on hopper-medium-v2" in text
     assert (out.parent / "figures" / "data_volume.png").stat().st_size > 0
+
+
+def test_horizon_variants_run_through_the_harness_and_report(tiny_hopper, tmp_path):
+    from ablations.horizon import horizon_spec, main as horizon
+    from benchmark.runner import train_run
+
+    default = horizon_spec("hopper-tiny", "dwm-td3bc", 7, 0, "smoke")
+    short = horizon_spec("hopper-tiny", "dwm-td3bc", 3, 0, "smoke")
+    assert default.variant == "" and short.variant == "h3"  # H=7 is DWM's own: its main runs are reused
+    assert short.result_path(tmp_path).parent.name == "dwm-td3bc+h3"
+    result = train_run(short.__class__(**{**short.__dict__, "cache": str(tmp_path / "cache")}), tmp_path / "runs")
+    assert result["config"]["agent"]["horizon"] == 3
+    assert result["config_sources"]["agent"]["horizon"] == "ablation: h3"
+    assert result["run"]["variant"] == "h3"
+    out = tmp_path / "results" / "horizon.md"
+    assert horizon(["--report-only", "--tasks", "hopper-tiny", "--profile", "smoke", "--results",
+                    str(tmp_path / "runs"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| DWM-TD3BC     |   3 |" in text and "Missing (17)" in text

@@ -1,0 +1,120 @@
+"""`python -m ablations.horizon`: rollout horizon H in {1, 3, 7} for DAWM, DWM and one-step MVE.
+
+DWM reports one-step models degrading as H grows while Diffusion-MVE holds; DAWM reports itself stable over
+H. Each (method, H) is a run of the harness with the horizon overridden (the run's `variant`, e.g.
+`dwm-td3bc+h3`), except where H is the method's own default, whose main runs are reused. Writes
+results/horizon.md and results/figures/horizon.png from the result files alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import seaborn as sns
+
+from benchmark.cli import DEFAULT_RESULTS
+from benchmark.cluster import load_cluster_profile
+from benchmark.hyperparams import resolve
+from benchmark.launcher import launch
+from benchmark.methods import METHODS
+from benchmark.report import MISSING
+from benchmark.results import load_results, write_text_atomic
+from benchmark.runspec import RunSpec
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HORIZONS = (1, 3, 7)
+ARMS = {  # method -> the component whose `horizon` sets the rollout length
+    "dawm-td3bc": "augmentation", "dawm-iql": "augmentation", "dwm-td3bc": "agent", "dwm-iql": "agent",
+    "onestep-td3bc": "agent", "onestep-iql": "agent",
+}
+DEFAULT_TASKS = ("halfcheetah-medium-v2", "hopper-medium-v2", "walker2d-medium-v2")
+
+
+def horizon_spec(task: str, method: str, horizon: int, seed: int, profile: str) -> RunSpec:
+    component = ARMS[method]
+    if getattr(resolve(method, task).configs[component], "horizon") == horizon:
+        return RunSpec(task, method, seed, profile)
+    return RunSpec(task, method, seed, profile, variant=f"h{horizon}", overrides=((component, "horizon", horizon),))
+
+
+def horizon_of(row: pd.Series) -> int | None:
+    if row["variant"].startswith("h"):
+        return int(row["variant"][1:])
+    return getattr(resolve(row["method"], row["task"]).configs[ARMS[row["method"]]], "horizon")
+
+
+def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path) -> str:
+    runs = load_results(results)
+    runs = runs[(runs["profile"] == profile) & runs["task"].isin(tasks) & runs["method"].isin(list(ARMS))
+                & (runs["variant"].str.fullmatch(r"h\d+") | (runs["variant"] == ""))].copy()
+    runs["H"] = [horizon_of(row) for _, row in runs.iterrows()] if not runs.empty else []
+    rows, missing = [], []
+    for method in ARMS:
+        for horizon in HORIZONS:
+            row = {"method": METHODS[method].label, "H": horizon}
+            for task in tasks:
+                scores = runs.loc[(runs["method"] == method) & (runs["H"] == horizon) & (runs["task"] == task),
+                                  "final_score"]
+                row[task] = MISSING if scores.empty else f"{scores.mean():.1f} ± {scores.std(ddof=0):.1f} ({len(scores)})"
+                if scores.empty:
+                    missing.append(f"{method} H={horizon} on {task}")
+            rows.append(row)
+    lines = [f"# Rollout horizon H (profile `{profile}`)\n",
+             f"Produced by `python -m ablations.horizon --profile {profile}` from {len(runs)} result files in "
+             f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DWM-* and OneStep-* "
+             f"use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout into "
+             f"transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.\n",
+             pd.DataFrame(rows).to_markdown(index=False), ""]
+    if missing:
+        lines.append(f"Missing ({len(missing)}): {', '.join(missing)}. Run them with "
+                     f"`python -m ablations.horizon --profile {profile}`.\n")
+    if not runs.empty:
+        runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
+        grid = sns.relplot(data=runs, x="H", y="final_score", hue="method", col="task", kind="line", marker="o",
+                           errorbar="sd", height=3.2, aspect=1.0, facet_kws={"sharey": False})
+        grid.set_axis_labels("rollout horizon H (steps)", "normalised score (final, x100)")
+        grid.set(xticks=list(HORIZONS))
+        grid.figure.suptitle("Horizon ablation: mean ± std over seeds", y=1.03)
+        figure_out.parent.mkdir(parents=True, exist_ok=True)
+        grid.figure.savefig(figure_out, dpi=120, bbox_inches="tight")
+        plt.close(grid.figure)
+        lines.append(f"![horizon]({figure_out.relative_to(out.parent).as_posix()})\n")
+    text = "\n".join(lines)
+    write_text_atomic(out, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__)
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser.add_argument("--methods", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
+    parser.add_argument("--cluster-profile", default="local")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
+    parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
+    args = parser.parse_args(argv)
+    if not args.report_only:
+        specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in HORIZONS
+                 for s in args.seeds]
+        todo = [s for s in dict.fromkeys(specs) if not s.result_path(args.results).is_file()]
+        cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
+        if todo:
+            launch(todo, args.results, Path("logs") / f"horizon-{datetime.now():%Y%m%d-%H%M%S}", args.executor,
+                   args.workers, cluster)
+    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
