@@ -77,4 +77,4 @@ def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch)
     assert not spec.result_path(tmp_path).exists()
     status = render_status([spec, RunSpec("hopper-tiny", "iql", 0, "smoke")], tmp_path)
     assert "failed   RuntimeError: the critic diverged" in status
-    assert "hopper-tiny/iql/seed0" in status and "0 done, 1 failed, 1 missing" in status
+    assert "hopper-tiny/iql/seed0" in status and "0 done, 0 pending, 0 running, 1 failed, 1 missing" in status
