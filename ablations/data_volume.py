@@ -17,8 +17,9 @@ import seaborn as sns
 
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cli import main as benchmark_main
-from benchmark.report import MISSING
-from benchmark.results import load_results, write_text_atomic
+from ablations.reporting import finish_report
+from benchmark.report import MISSING, seed_cell
+from benchmark.results import load_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -38,7 +39,7 @@ def volume_table(runs: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
                "method": method}
         for task in tasks:
             scores = runs.loc[(runs["method"] == method) & (runs["task"] == task), "final_score"]
-            row[task] = MISSING if scores.empty else f"{scores.mean():.1f} ± {scores.std(ddof=0):.1f} ({len(scores)})"
+            row[task] = seed_cell(scores)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -68,15 +69,8 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DAWM keeps 8 synthetic "
              f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`).\n",
              table.drop(columns="method").to_markdown(index=False), ""]
-    if missing:
-        lines.append(f"Missing ({len(missing)}): {', '.join(missing)}. Run them with "
-                     f"`python -m ablations.data_volume --profile {profile}`.\n")
-    if not runs.empty:
-        figure(runs, figure_out)
-        lines.append(f"![data volume]({figure_out.relative_to(out.parent).as_posix()})\n")
-    text = "\n".join(lines)
-    write_text_atomic(out, text)
-    return text
+    return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, figure_out,
+                         None if runs.empty else lambda path: figure(runs, path))
 
 
 def main(argv: list[str] | None = None) -> int:

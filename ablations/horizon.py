@@ -22,8 +22,9 @@ from benchmark.cluster import load_cluster_profile
 from benchmark.hyperparams import resolve
 from benchmark.launcher import launch
 from benchmark.methods import METHODS
-from benchmark.report import MISSING
-from benchmark.results import load_results, write_text_atomic
+from ablations.reporting import finish_report
+from benchmark.report import seed_cell
+from benchmark.results import load_results
 from benchmark.runspec import RunSpec
 
 matplotlib.use("Agg")
@@ -50,6 +51,17 @@ def horizon_of(row: pd.Series) -> int | None:
     return getattr(resolve(row["method"], row["task"]).configs[ARMS[row["method"]]], "horizon")
 
 
+def figure(runs: pd.DataFrame, out: Path) -> None:
+    grid = sns.relplot(data=runs, x="H", y="final_score", hue="method", col="task", kind="line", marker="o",
+                       errorbar="sd", height=3.2, aspect=1.0, facet_kws={"sharey": False})
+    grid.set_axis_labels("rollout horizon H (steps)", "normalised score (final, x100)")
+    grid.set(xticks=list(HORIZONS))
+    grid.figure.suptitle("Horizon ablation: mean ± std over seeds", y=1.03)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid.figure.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(grid.figure)
+
+
 def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path) -> str:
     runs = load_results(results)
     runs = runs[(runs["profile"] == profile) & runs["task"].isin(tasks) & runs["method"].isin(list(ARMS))
@@ -62,7 +74,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
             for task in tasks:
                 scores = runs.loc[(runs["method"] == method) & (runs["H"] == horizon) & (runs["task"] == task),
                                   "final_score"]
-                row[task] = MISSING if scores.empty else f"{scores.mean():.1f} ± {scores.std(ddof=0):.1f} ({len(scores)})"
+                row[task] = seed_cell(scores)
                 if scores.empty:
                     missing.append(f"{method} H={horizon} on {task}")
             rows.append(row)
@@ -72,23 +84,10 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout into "
              f"transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.\n",
              pd.DataFrame(rows).to_markdown(index=False), ""]
-    if missing:
-        lines.append(f"Missing ({len(missing)}): {', '.join(missing)}. Run them with "
-                     f"`python -m ablations.horizon --profile {profile}`.\n")
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
-        grid = sns.relplot(data=runs, x="H", y="final_score", hue="method", col="task", kind="line", marker="o",
-                           errorbar="sd", height=3.2, aspect=1.0, facet_kws={"sharey": False})
-        grid.set_axis_labels("rollout horizon H (steps)", "normalised score (final, x100)")
-        grid.set(xticks=list(HORIZONS))
-        grid.figure.suptitle("Horizon ablation: mean ± std over seeds", y=1.03)
-        figure_out.parent.mkdir(parents=True, exist_ok=True)
-        grid.figure.savefig(figure_out, dpi=120, bbox_inches="tight")
-        plt.close(grid.figure)
-        lines.append(f"![horizon]({figure_out.relative_to(out.parent).as_posix()})\n")
-    text = "\n".join(lines)
-    write_text_atomic(out, text)
-    return text
+    return finish_report(lines, missing, f"python -m ablations.horizon --profile {profile}", out, figure_out,
+                         None if runs.empty else lambda path: figure(runs, path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,11 +75,7 @@ class MVETD3BC(TD3BC):
         with torch.no_grad():
             rollout = self.rollouts(batch, c.horizon)
             states = rollout.states if c.lam < 1.0 else rollout.states[:, -1:]  # vanilla: only s_{t+H}
-            flat = states.flatten(0, 1)
-            action = self.actor_target(flat)
-            noise = (torch.randn_like(action) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
-            action = (action + noise * self.max_action).clamp(-self.max_action, self.max_action)
-            values = torch.min(*self.critic_target(flat, action)).view(states.shape[:2])
+            values = self.target_values(states.flatten(0, 1)).view(states.shape[:2])
             if c.lam == 1.0:
                 values = torch.cat([torch.zeros_like(rollout.rewards[:, 1:]), values], dim=1)
             return mve_target(rollout.rewards, values, rollout.alive, c.discount, c.lam)

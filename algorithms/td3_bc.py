@@ -46,15 +46,18 @@ class TD3BC(StateDictMixin):
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.step = 0
 
-    def critic_target_values(self, batch: Batch) -> torch.Tensor:
-        """r + gamma * (1 - done) * min_i Q'_i(s', clip(pi'(s') + clipped noise))."""
+    def target_values(self, states: torch.Tensor) -> torch.Tensor:
+        """min_i Q'_i(s, clip(pi'(s) + clipped noise)) for states [N, obs] -> [N]; no gradients."""
         c = self.config
         with torch.no_grad():
-            noise = (torch.randn_like(batch.actions) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
-            next_action = (self.actor_target(batch.next_observations) + noise * self.max_action)
-            next_action = next_action.clamp(-self.max_action, self.max_action)
-            next_q = torch.min(*self.critic_target(batch.next_observations, next_action))
-            return batch.rewards + c.discount * (1.0 - batch.dones) * next_q
+            action = self.actor_target(states)
+            noise = (torch.randn_like(action) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
+            action = (action + noise * self.max_action).clamp(-self.max_action, self.max_action)
+            return torch.min(*self.critic_target(states, action))
+
+    def critic_target_values(self, batch: Batch) -> torch.Tensor:
+        """r + gamma * (1 - done) * min_i Q'_i(s', clip(pi'(s') + clipped noise))."""
+        return batch.rewards + self.config.discount * (1.0 - batch.dones) * self.target_values(batch.next_observations)
 
     def actor_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """-lambda * Q(s, pi(s)) + ||pi(s) - a||^2 with lambda = alpha / mean|Q| (detached)."""

@@ -12,7 +12,8 @@ from benchmark.results import load_results, write_text_atomic
 MISSING = "–"
 
 
-def _cell(scores: pd.Series) -> str:
+def seed_cell(scores: pd.Series) -> str:
+    """'mean ± std (seeds)' of one task's final scores, population std; missing when there are none."""
     if scores.empty:
         return MISSING
     std = scores.std(ddof=0) if len(scores) > 1 else 0.0
@@ -33,7 +34,7 @@ def score_table(runs: pd.DataFrame, score: str = "final_score", tasks: list[str]
         task_means = []
         for task in tasks:
             scores = runs.loc[(runs["task"] == task) & (runs["method"] == method), score]
-            table.loc[task, label] = _cell(scores)
+            table.loc[task, label] = seed_cell(scores)
             if not scores.empty:
                 task_means.append(scores.mean())
         complete = len(task_means) == len(tasks)

@@ -14,7 +14,7 @@ from scipy.stats import trim_mean
 
 from benchmark.methods import METHODS
 from benchmark.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
-from benchmark.report import MISSING
+from benchmark.report import MISSING, seed_cell
 from benchmark.suites import D4RL9
 
 TABLE2_METHODS = ("onestep-td3bc", "onestep-iql", "dd", "dwm-td3bc", "dwm-iql", "dawm-td3bc", "dawm-iql", "td3bc",
@@ -47,8 +47,7 @@ def iqm_with_ci(runs: pd.DataFrame, method: str, repetitions: int = 2000, seed: 
 
 
 def _cell(scores: pd.Series, paper: float | None) -> str:
-    ours = MISSING if scores.empty else (
-        f"{scores.mean():.1f} ± {scores.std(ddof=0):.1f} ({len(scores)})")
+    ours = seed_cell(scores)
     return f"{ours} · {paper:.1f}" if paper is not None else ours
 
 
