@@ -69,8 +69,8 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DAWM keeps 8 synthetic "
              f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`).\n",
              table.drop(columns="method").to_markdown(index=False), ""]
-    return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, figure_out,
-                         None if runs.empty else lambda path: figure(runs, path))
+    return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, [figure_out],
+                         None if runs.empty else lambda: figure(runs, figure_out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,8 +86,8 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
-    return finish_report(lines, missing, f"python -m ablations.horizon --profile {profile}", out, figure_out,
-                         None if runs.empty else lambda path: figure(runs, path))
+    return finish_report(lines, missing, f"python -m ablations.horizon --profile {profile}", out, [figure_out],
+                         None if runs.empty else lambda: figure(runs, figure_out))
 
 
 def main(argv: list[str] | None = None) -> int:

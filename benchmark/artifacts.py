@@ -60,14 +60,26 @@ def _cached(folder: Path, train) -> Artifact:
     return Artifact(weights, _sha256(weights), json.loads((folder / "meta.json").read_text()))
 
 
-def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device) -> WindowBatch:
-    """Every window of the data as one WindowBatch on the device (sampled by index while training)."""
-    segments = data.segments(config.max_horizon).gather(np.arange(data.size))
+def conditioning_rtg(data: Transitions, config: DiffusionWorldModelConfig) -> np.ndarray:
+    """[N] the return-to-go each row's window is conditioned on in training, divided by the return scale."""
     if config.rtg_to_episode_end:
         rtg = data.returns_to_go(config.rtg_discount)
     else:
-        powers = config.rtg_discount ** np.arange(config.max_horizon)
-        rtg = (segments.rewards * powers).sum(1)
+        rewards = data.segments(config.max_horizon).gather(np.arange(data.size)).rewards
+        rtg = (rewards * config.rtg_discount ** np.arange(config.max_horizon)).sum(1)
+    return rtg / config.rtg_scale
+
+
+def artifact_summary(artifact: Artifact) -> dict:
+    """What a result file records about an artefact it used."""
+    meta = artifact.meta
+    return {"sha256": artifact.sha256, "key": meta["key"], "steps": meta["steps"],
+            "train_time_s": meta["train_time_s"], "final_loss": meta["loss_curve"][-1][1]}
+
+
+def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device) -> WindowBatch:
+    """Every window of the data as one WindowBatch on the device (sampled by index while training)."""
+    segments = data.segments(config.max_horizon).gather(np.arange(data.size))
     known_state = np.concatenate([np.ones_like(segments.real[:, :1]), segments.real | segments.absorbing], axis=1)
     reward_known = segments.real | segments.absorbing
 
@@ -75,7 +87,7 @@ def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device:
         return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
 
     return WindowBatch(tensor(segments.observations), tensor(segments.rewards), tensor(known_state),
-                       tensor(reward_known), tensor(data.actions), tensor(rtg / config.rtg_scale))
+                       tensor(reward_known), tensor(data.actions), tensor(conditioning_rtg(data, config)))
 
 
 def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int, seed: int, device: torch.device,

@@ -24,7 +24,7 @@ from algorithms.decision_diffuser import DDPolicy
 from algorithms.iql import IQL, IQLConfig
 from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig, OneStepIQLConfig, OneStepTD3BCConfig
 from algorithms.td3_bc import TD3BC, TD3BCConfig
-from benchmark.artifacts import Artifact, decision_diffuser, inverse_dynamics, one_step_model, world_model
+from benchmark.artifacts import artifact_summary, decision_diffuser, inverse_dynamics, one_step_model, world_model
 from benchmark.data.normalization import StateNormalizer, reward_scale
 from benchmark.data.transitions import Transitions
 from benchmark.hyperparams import ResolvedConfig
@@ -112,12 +112,6 @@ def _timed(setup: Setup, phase: str, work: Callable[[], Any]) -> Any:
     return value
 
 
-def _summary(artifact: Artifact) -> dict:
-    meta = artifact.meta
-    return {"sha256": artifact.sha256, "key": meta["key"], "steps": meta["steps"],
-            "train_time_s": meta["train_time_s"], "final_loss": meta["loss_curve"][-1][1]}
-
-
 def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
     configs = ctx.resolved.configs
     model, artifact = _timed(setup, "world_model", lambda: world_model(
@@ -127,7 +121,7 @@ def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
                     ctx.data.checksum(), configs["world_model"].max_horizon, min(CHUNK_ROLLOUTS, ctx.data.size))
     bank = RolloutBank(ctx.cache, spec, ctx.data)
     _timed(setup, "rollouts", lambda: bank.ensure(model, n_rollouts, ctx.device, ctx.report("rollouts")))
-    setup.artifacts["world_model"] = _summary(artifact)
+    setup.artifacts["world_model"] = artifact_summary(artifact)
     setup.artifacts["rollout_bank"] = {"key": spec.key, "rollouts": n_rollouts, "rtg": spec.rtg}
     return bank.load(n_rollouts)
 
@@ -148,7 +142,7 @@ def dawm(ctx: Context) -> Setup:
     idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
         ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
-    setup.artifacts["inverse_dynamics"] = _summary(artifact)
+    setup.artifacts["inverse_dynamics"] = artifact_summary(artifact)
     synthetic = _timed(setup, "synthesis", lambda: synthetic_transitions(
         rollouts, ctx.data, ctx.env, idm, real.normalizer, augmentation.horizon, augmentation.synthetic_volume,
         ctx.seed, ctx.device))
@@ -165,7 +159,7 @@ def one_step(ctx: Context) -> Setup:
     model, artifact = _timed(setup, "world_model", lambda: one_step_model(
         ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seed, ctx.device,
         ctx.cache, lambda states: is_terminal(ctx.env, states), ctx.report("world model")))
-    setup.artifacts["world_model"] = _summary(artifact)
+    setup.artifacts["world_model"] = artifact_summary(artifact)
     source = ModelRolloutSource(model, real.normalizer, real.reward_scale,
                                 torch.Generator(ctx.device).manual_seed(ctx.seed))
     agent = _with_agent(ctx, real, real.buffer, setup, source)
@@ -190,7 +184,7 @@ def decision_diffuser_policy(ctx: Context) -> Setup:
     idm, idm_artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
         data, normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
-    setup.artifacts |= {"diffuser": _summary(artifact), "inverse_dynamics": _summary(idm_artifact)}
+    setup.artifacts |= {"diffuser": artifact_summary(artifact), "inverse_dynamics": artifact_summary(idm_artifact)}
     policy = DDPolicy(model, idm, normalizer, torch.Generator(ctx.device).manual_seed(ctx.seed))
     setup.act = policy
 

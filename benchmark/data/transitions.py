@@ -83,6 +83,28 @@ class Transitions:
         rows = np.arange(self.size)[:, None] - np.arange(length, 0, -1)[None]
         return np.maximum(rows, first[:, None])
 
+    def take_episodes(self, episodes: np.ndarray) -> Transitions:
+        """The given episodes (indices into episode_bounds()), in that order, each still ending an episode."""
+        starts, ends = self.episode_bounds()
+        episodes = np.asarray(episodes, dtype=np.int64)
+        if len(episodes) == 0:
+            raise ValueError("take_episodes needs at least one episode")
+        rows = np.concatenate([np.arange(starts[e], ends[e]) for e in episodes])
+        fields = {name: getattr(self, name)[rows] for name in ("observations", "actions", "rewards",
+                                                                "next_observations", "terminals", "timeouts")}
+        last = np.cumsum(ends[episodes] - starts[episodes]) - 1
+        fields["timeouts"][last] |= ~fields["terminals"][last]
+        return Transitions(**fields)
+
+    def split_episodes(self, held_out_fraction: float, seed: int) -> tuple[Transitions, Transitions]:
+        """(train, held out): whole episodes chosen at random (seeded), at least one on each side."""
+        n_episodes = len(self.episode_bounds()[0])
+        if n_episodes < 2:
+            raise ValueError("holding out episodes needs at least two of them")
+        order = np.random.default_rng(seed).permutation(n_episodes)
+        n_held = min(n_episodes - 1, max(1, round(held_out_fraction * n_episodes)))
+        return self.take_episodes(np.sort(order[n_held:])), self.take_episodes(np.sort(order[:n_held]))
+
     def checksum(self) -> str:
         """sha256 over every array, so a result names exactly the data it was trained on."""
         digest = hashlib.sha256()

@@ -1,0 +1,237 @@
+"""`python -m ablations.idm_accuracy`: how good DAWM's inverse dynamics and synthetic transitions are, and the
+compounding error of the diffusion world model next to the one-step model's (ablations/model_accuracy.py says
+exactly what is measured).
+
+One measurement file per (task, seed, profile) under results/measurements/idm_accuracy/ (done ones are
+skipped; the trained models are cached artefacts, so an interrupted run resumes after the last trained model).
+Then results/idm_accuracy.md, results/figures/idm_accuracy.png and results/figures/compounding_error.png are
+written from those files alone. `--report-only` skips the measurements; missing ones are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import seaborn as sns
+import torch
+from tqdm import tqdm
+
+from ablations.model_accuracy import TOLERANCE, AccuracySpec, Report, measure
+from ablations.reporting import finish_report
+from benchmark.cluster import load_cluster_profile
+from benchmark.errors import UsageError
+from benchmark.launcher import make_executor
+from benchmark.profiles import get_profile
+from benchmark.results import write_json_atomic
+from benchmark.tasks import parse_task
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+DEFAULT_TASKS = ("halfcheetah-medium-v2", "hopper-medium-v2", "walker2d-medium-v2")
+DEFAULT_MEASUREMENTS = Path("results") / "measurements" / "idm_accuracy"
+REAL_SERIES = {"idm": ("real (held out)",), "dynamics": ("real (s, a)", "real s, IDM action")}
+
+
+def measure_to_file(spec: AccuracySpec, path: Path, report: Report = lambda phase: None) -> str:
+    """The job: measure and write atomically (nothing is written on failure)."""
+    torch.set_num_threads(1)
+    write_json_atomic(path, measure(spec, report))
+    return str(path)
+
+
+def tqdm_report(label: str) -> Report:
+    """One progress bar per training phase of a model that is not cached yet."""
+    bars: dict[str, tqdm] = {}
+
+    def phase(name: str):
+        def update(step: int, total: int) -> None:
+            if name not in bars:
+                bars[name] = tqdm(total=total, desc=f"{label} [{name}]", unit="step")
+            bar = bars[name]
+            bar.n = step
+            bar.refresh()
+            if step == total:
+                bar.close()
+        return update
+    return phase
+
+
+def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int]) -> pd.DataFrame:
+    """Long form: one row per (task, seed, section, series, step, metric)."""
+    frames = []
+    for path in sorted(Path(folder).glob(f"{profile}/*/*/seed*.json")):
+        content = json.loads(path.read_text())
+        run = content["run"]
+        if run["task"] in tasks and run["seed"] in seeds:
+            frame = pd.DataFrame(content["records"])
+            frame["task"], frame["seed"], frame["commit"] = run["task"], run["seed"], \
+                content["environment"]["git_commit"]
+            frame["dataset_checksum"], frame["source"] = content["dataset"]["checksum"], run["source"]
+            frames.append(frame)
+    columns = ["section", "series", "step", "metric", "value", "count", "task", "seed", "commit", "dataset_checksum",
+               "source"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _pivot(records: pd.DataFrame, section: str, metrics: dict[str, str]) -> pd.DataFrame:
+    """Mean over seeds; rows (series, step), one column per metric, and the transitions measured."""
+    data = records[(records["section"] == section) & records["metric"].isin(list(metrics))].copy()
+    data["step"] = data["step"].map(lambda s: "all" if pd.isna(s) else str(int(s)))
+    table = data.pivot_table(index=["series", "step"], columns="metric", values="value", aggfunc="mean", sort=False)
+    counts = data.groupby(["series", "step"], sort=False)["count"].first()
+    table = table[list(metrics)].rename(columns=metrics).round(4)
+    table["transitions"] = counts
+    return table.reset_index()
+
+
+def task_section(records: pd.DataFrame, task: str) -> list[str]:
+    seeds = sorted(records["seed"].unique())
+    lines = [f"## {task} (seeds {', '.join(map(str, seeds))}; mean over seeds)\n",
+             "### IDM action error (step h of the rollout; `all`: every held-out transition)\n",
+             _pivot(records, "idm", {"mse": "MSE", "log_likelihood": "log-lik / dim",
+                                     "within_tolerance": f"within {TOLERANCE}"}).to_markdown(index=False), "",
+             "### IDM per-dimension RMSE\n"]
+    dims = sorted({m for m in records["metric"] if m.startswith("rmse_dim")}, key=lambda m: int(m[8:]))
+    per_dim = records[records["metric"].isin(dims) & (records["step"].isna() | (records["step"] == 0))]
+    per_dim = per_dim.pivot_table(index="series", columns="metric", values="value", aggfunc="mean")[dims]
+    lines += [per_dim.rename(columns=lambda m: f"a[{m[8:]}]").round(4).reset_index().to_markdown(index=False), "",
+              "### Dynamics consistency: MuJoCo from the transition's state with its action\n",
+              _pivot(records, "dynamics", {"state_rmse": "next-state RMSE (std)", "reward_mae": "reward MAE",
+                                           "restorable": "restorable"}).to_markdown(index=False), "",
+              "### k-step error against the held-out trajectory\n"]
+    k_step = records[records["section"] == "k_step"].pivot_table(index="step", columns=["metric", "series"],
+                                                                 values="value", aggfunc="mean")
+    k_step.columns = [f"{'state RMSE (std)' if m == 'state_rmse' else 'reward MAE'}, {s}" for m, s in k_step.columns]
+    lines += [k_step.round(4).rename_axis("k").reset_index().to_markdown(index=False), ""]
+    return lines
+
+
+def _with_flat_references(records: pd.DataFrame, section: str, metric: str, horizon: int) -> pd.DataFrame:
+    """The section's metric by step; the real-data series (no step) drawn as flat lines over the steps."""
+    data = records[(records["section"] == section) & (records["metric"] == metric)]
+    flat = data[data["series"].isin(REAL_SERIES[section])]
+    flat = pd.concat([flat.assign(step=h) for h in range(horizon)], ignore_index=True)
+    return pd.concat([data[~data["series"].isin(REAL_SERIES[section])], flat], ignore_index=True)
+
+
+def figures(records: pd.DataFrame, idm_out: Path, compounding_out: Path) -> None:
+    horizon = int(records.loc[records["section"] == "k_step", "step"].max())
+    panels = [("IDM action MSE vs real action", _with_flat_references(records, "idm", "mse", horizon)),
+              ("MuJoCo next-state RMSE (data std)", _with_flat_references(records, "dynamics", "state_rmse",
+                                                                          horizon))]
+    tasks = sorted(records["task"].unique())
+    figure, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6.4), squeeze=False)
+    for row, (ylabel, data) in enumerate(panels):
+        for column, task in enumerate(tasks):
+            ax = axes[row, column]
+            sns.lineplot(data=data[data["task"] == task], x="step", y="value", hue="series", style="series",
+                         markers=True, errorbar="sd", ax=ax, legend=column == len(tasks) - 1)
+            ax.set(title=task if row == 0 else "", xlabel="rollout step h", ylabel=ylabel)
+            if column == len(tasks) - 1:
+                ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    figure.suptitle("DAWM's inverse dynamics on real and generated transitions (held-out episodes)")
+    _save(figure, idm_out)
+
+    data = records[records["section"] == "k_step"].copy()
+    data["metric"] = data["metric"].map({"state_rmse": "state RMSE (data std)", "reward_mae": "reward MAE"})
+    grid = sns.relplot(data=data, x="step", y="value", hue="series", style="series", markers=True, col="task",
+                       row="metric", kind="line", errorbar="sd", height=2.8, aspect=1.2,
+                       facet_kws={"sharey": False})
+    grid.set_axis_labels("k (steps after s_t)", "error against the held-out trajectory")
+    grid.set_titles("{col_name}: {row_name}")
+    grid.figure.suptitle("Compounding error: diffusion world model vs one-step model", y=1.02)
+    _save(grid.figure, compounding_out)
+
+
+def _save(figure, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: Path) -> str:
+    records = load_measurements(folder, profile, tasks, seeds)
+    found = set(zip(records["task"], records["seed"]))
+    missing = [f"{task} seed {seed}" for task in tasks for seed in seeds if (task, seed) not in found]
+    commits = ", ".join(sorted({str(c)[:10] for c in records["commit"]})) or "none"
+    lines = [f"# IDM accuracy, dynamics consistency and compounding error (profile `{profile}`)\n",
+             f"Produced by `python -m ablations.idm_accuracy --profile {profile}` from {len(found)} measurement "
+             f"files in `{folder}` (commits {commits}). The diffusion world model, DAWM's IDM and the one-step "
+             f"model are trained with the `{profile}` profile's budgets on 95% of each dataset's episodes and "
+             f"measured on the other 5%. State errors are RMSEs in units of the data's per-dimension standard "
+             f"deviation; actions are in [-1, 1].\n",
+             "- IDM: against the real action a_{t+h}. At h = 0 that is the action the rollout was conditioned on "
+             "(an exact reference); for h >= 1 it is the behaviour's action on the real trajectory, so the error "
+             "also counts the generated trajectory's drift. `real RTG`: rollouts conditioned on the held-out "
+             "row's own return-to-go; `DAWM RTG`: on DAWM's fixed evaluation RTG (h = 0 only).",
+             "- Dynamics consistency: MuJoCo is put in the transition's state (qpos/qvel from the observation, "
+             "x = 0) and steps its action: DAWM's own (a_t at h = 0, the IDM's after). `real (s, a)` checks the "
+             "oracle (it should be ~0). `restorable`: the share of states with no observed velocity at "
+             "gymnasium's clip bound (10); the others cannot be restored and are left out.",
+             "- k-step error: the world model (real RTG, only a_t given) and the one-step model rolled out with "
+             "the dataset's own actions a_t..a_{t+k-1}, against the held-out s_{t+k} and r_{t+k-1}.\n"]
+    for task in tasks:
+        if task in set(records["task"]):
+            lines += task_section(records[records["task"] == task], task)
+    idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
+                                                                                 "compounding_error"))
+    return finish_report(lines, missing, f"python -m ablations.idm_accuracy --profile {profile}", out,
+                         [idm_out, compounding_out],
+                         None if records.empty else lambda: figures(records, idm_out, compounding_out))
+
+def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, cluster_profile: str) -> None:
+    if executor == "local":
+        for spec in specs:
+            measure_to_file(spec, spec.path(folder), tqdm_report(f"{spec.task}/seed{spec.seed}"))
+        return
+    log_dir = Path("logs") / f"idm-accuracy-{datetime.now():%Y%m%d-%H%M%S}"
+    ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
+    with ex.batch():
+        jobs = [ex.submit(measure_to_file, spec, spec.path(folder)) for spec in specs]
+    for spec, job in zip(specs, jobs):
+        try:
+            print(f"done   {job.result()}")
+        except Exception as error:  # the traceback is in the job's log
+            print(f"FAILED {spec.task} seed {spec.seed}: {error} (log: {job.paths.stderr})", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--source", default="local", help="dataset source: local, minari, d4rl-hdf5")
+    parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
+    parser.add_argument("--cache", default=".cache", help="trained models (shared with the benchmark)")
+    parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
+    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
+    parser.add_argument("--cluster-profile", default="local")
+    parser.add_argument("--report-only", action="store_true", help="only write the report from existing files")
+    parser.add_argument("--out", type=Path, default=Path("results") / "idm_accuracy.md")
+    args = parser.parse_args(argv)
+    try:
+        get_profile(args.profile)
+        for task in args.tasks:
+            parse_task(task)
+        specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache)
+                 for task in args.tasks for seed in args.seeds]
+        todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
+        if todo and not args.report_only:
+            run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

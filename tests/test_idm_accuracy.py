@@ -1,0 +1,116 @@
+"""The IDM-accuracy ablation: its metrics against hand computations, the MuJoCo oracle, the held-out split, and
+the command end to end on the tiny hopper data."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ablations.idm_accuracy import main as idm_accuracy
+from ablations.model_accuracy import action_metrics, state_reward_errors
+from benchmark.data.normalization import StateNormalizer
+from benchmark.data.transitions import Transitions
+
+
+def _episodes(lengths: list[int], terminal_last: list[bool]) -> Transitions:
+    n = sum(lengths)
+    ends = np.cumsum(lengths) - 1
+    terminals, timeouts = np.zeros(n, bool), np.zeros(n, bool)
+    terminals[ends[np.asarray(terminal_last)]] = True
+    timeouts[ends[~np.asarray(terminal_last)]] = True
+    timeouts[-1] = False  # the data's last episode ends with the data, unflagged
+    observations = np.arange(n, dtype=np.float32)[:, None].repeat(2, 1)
+    return Transitions(observations, np.zeros((n, 1), np.float32), np.arange(n, dtype=np.float32),
+                       observations + 0.5, terminals, timeouts)
+
+
+def test_split_keeps_whole_episodes_on_each_side():
+    data = _episodes([3, 2, 4, 1, 5], [True, False, True, False, False])
+    train, held = data.split_episodes(0.4, seed=0)
+    assert train.size + held.size == data.size
+    assert not set(train.rewards.tolist()) & set(held.rewards.tolist())  # rewards are row ids: disjoint
+    assert len(held.episode_bounds()[0]) == 2 and len(train.episode_bounds()[0]) == 3
+    for part in (train, held):
+        starts, ends = part.episode_bounds()
+        for start, end in zip(starts, ends):  # each episode is a run of consecutive original rows
+            assert np.array_equal(part.rewards[start:end], np.arange(part.rewards[start], part.rewards[start] + end -
+                                                                     start))
+        assert (part.terminals | part.timeouts)[ends - 1].all()  # every episode still ends, the last one too
+    last_kept = data.take_episodes(np.array([4]))
+    assert last_kept.timeouts[-1] and not last_kept.terminals[-1]  # cut by the data's end: a timeout
+
+
+def test_action_metrics_against_hand_computation():
+    mean = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    actions = torch.tensor([[0.0, 0.05], [0.5, 0.0]])
+    variance = torch.tensor([[1.0, 1.0], [0.25, 1.0]])
+    metrics = action_metrics(mean, variance, actions)
+    assert metrics["mse"] == pytest.approx((0.05 ** 2 + 0.5 ** 2) / 4)
+    assert metrics["within_tolerance"] == pytest.approx(0.5)  # row 0: both within 0.1; row 1: 0.5 off
+    log_densities = [-0.5 * (math.log(2 * math.pi * v) + e ** 2 / v)
+                     for e, v in ((0.0, 1.0), (0.05, 1.0), (0.5, 0.25), (0.0, 1.0))]
+    assert metrics["log_likelihood"] == pytest.approx(sum(log_densities) / 4, rel=1e-5)
+    assert metrics["rmse_dim0"] == pytest.approx(math.sqrt(0.25 / 2))
+    assert metrics["rmse_dim1"] == pytest.approx(math.sqrt(0.05 ** 2 / 2))
+
+
+def test_state_errors_are_in_data_standard_deviations():
+    normalizer = StateNormalizer((5.0, 0.0), (2.0, 0.5))
+    states, reference = np.array([[7.0, 0.0]], np.float32), np.array([[5.0, 1.0]], np.float32)
+    errors = state_reward_errors(states, reference, np.array([1.0]), np.array([0.25]), normalizer)
+    assert errors["state_rmse"] == pytest.approx(math.sqrt((1.0 ** 2 + 2.0 ** 2) / 2))  # (2 / 2, 1 / 0.5)
+    assert errors["reward_mae"] == pytest.approx(0.75)
+
+
+def test_simulator_replays_real_transitions_exactly(tiny_hopper):
+    from benchmark.data import load_dataset
+    from benchmark.data.sources import DataSpec
+    from benchmark.simulator import Simulator
+    from benchmark.tasks import parse_task
+
+    data = load_dataset(parse_task("hopper-tiny"), DataSpec()).transitions
+    simulator = Simulator("Hopper-v5", "hopper")
+    rows = np.flatnonzero(simulator.restorable(data.observations))[:200]
+    assert len(rows) == 200
+    next_observations, rewards = simulator.step(data.observations[rows], data.actions[rows])
+    assert np.abs(next_observations - data.next_observations[rows]).max() < 1e-4
+    assert np.abs(rewards - data.rewards[rows]).max() < 1e-4
+    at_bound = data.observations[rows[:1]].copy()
+    at_bound[0, -1] = 10.0  # a velocity at gymnasium's clip bound cannot be restored
+    assert not simulator.restorable(at_bound)[0]
+    simulator.close()
+
+
+def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
+    measurements, out = tmp_path / "measurements", tmp_path / "results" / "idm_accuracy.md"
+    common = ["--profile", "smoke", "--tasks", "hopper-tiny", "--measurements", str(measurements), "--out", str(out)]
+    assert idm_accuracy([*common, "--starts", "64", "--cache", str(tmp_path / "cache")]) == 0
+    measurement = json.loads((measurements / "smoke" / "local" / "hopper-tiny" / "seed0.json").read_text())
+    records = {(r["section"], r["series"], r["step"], r["metric"]): r for r in measurement["records"]}
+    oracle = records[("dynamics", "real (s, a)", None, "state_rmse")]
+    assert oracle["value"] < 1e-4 and oracle["count"] > 0  # MuJoCo put in a real state reproduces its successor
+    # DAWM's transition at h = 0 keeps the real a_t, so MuJoCo gives the real s_{t+1}: the world model's 1-step error
+    assert records[("dynamics", "generated, real RTG", 0, "state_rmse")]["value"] == pytest.approx(
+        records[("k_step", "diffusion world model", 1, "state_rmse")]["value"], rel=1e-4)
+    k_steps = {k for (section, _, k, metric) in records if section == "k_step" and metric == "state_rmse"}
+    assert k_steps == set(range(1, 8))
+    assert measurement["dataset"]["held_out_transitions"] + measurement["dataset"]["train_transitions"] == 5000
+    text = out.read_text()
+    for heading in ("### IDM action error", "### IDM per-dimension RMSE", "### Dynamics consistency",
+                    "### k-step error", "profile `smoke`"):
+        assert heading in text
+    for figure in ("idm_accuracy.png", "compounding_error.png"):
+        assert (out.parent / "figures" / figure).stat().st_size > 0
+
+    assert idm_accuracy([*common, "--report-only", "--seeds", "0", "1"]) == 0
+    assert "Missing (1): hopper-tiny seed 1" in out.read_text()
+
+
+def test_idm_accuracy_rejects_an_unknown_task(tmp_path, capsys):
+    out = tmp_path / "idm_accuracy.md"
+    assert idm_accuracy(["--tasks", "hopper-nonsense", "--out", str(out),
+                         "--measurements", str(tmp_path / "m")]) == 2
+    assert "unknown task 'hopper-nonsense'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "m").exists()
