@@ -19,13 +19,16 @@ import seaborn as sns
 
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cluster import load_cluster_profile
+from benchmark.errors import UsageError
 from benchmark.hyperparams import resolve
 from benchmark.launcher import launch
 from benchmark.methods import METHODS
+from benchmark.profiles import get_profile
 from ablations.reporting import finish_report
 from benchmark.report import seed_cell
 from benchmark.results import load_results
 from benchmark.runspec import RunSpec
+from benchmark.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -103,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
     args = parser.parse_args(argv)
+    try:
+        get_profile(args.profile)
+        for task in args.tasks:
+            parse_task(task)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in HORIZONS
                  for s in args.seeds]

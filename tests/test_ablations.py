@@ -35,3 +35,12 @@ def test_horizon_variants_run_through_the_harness_and_report(tiny_hopper, tmp_pa
                     str(tmp_path / "runs"), "--out", str(out)]) == 0
     text = out.read_text()
     assert "| DWM-TD3BC     |   3 |" in text and "Missing (17)" in text
+
+
+def test_horizon_rejects_an_unknown_task_before_running(tmp_path, capsys):
+    from ablations.horizon import main as horizon
+
+    out = tmp_path / "horizon.md"
+    assert horizon(["--tasks", "hopper-nonsense", "--results", str(tmp_path / "runs"), "--out", str(out)]) == 2
+    assert "unknown task 'hopper-nonsense'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "runs").exists()
