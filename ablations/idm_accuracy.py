@@ -139,9 +139,9 @@ def figures(records: pd.DataFrame, idm_out: Path, compounding_out: Path) -> None
     figure.suptitle("DAWM's inverse dynamics on real and generated transitions (held-out episodes)")
     _save(figure, idm_out)
 
-    data = records[records["section"] == "k_step"].copy()
+    data = records[records["section"] == "k_step"].rename(columns={"series": "model"})
     data["metric"] = data["metric"].map({"state_rmse": "state RMSE (data std)", "reward_mae": "reward MAE"})
-    grid = sns.relplot(data=data, x="step", y="value", hue="series", style="series", markers=True, col="task",
+    grid = sns.relplot(data=data, x="step", y="value", hue="model", style="model", markers=True, col="task",
                        row="metric", kind="line", errorbar="sd", height=2.8, aspect=1.2,
                        facet_kws={"sharey": False})
     grid.set_axis_labels("k (steps after s_t)", "error against the held-out trajectory")
