@@ -7,7 +7,7 @@ state is s_t, fixed (inpainted) at every denoising step, and the last row's rewa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 import torch
@@ -65,6 +65,10 @@ class WindowBatch:
     reward_weight: torch.Tensor  # [B, T - 1]
     actions: torch.Tensor  # [B, act] a_t
     rtg: torch.Tensor  # [B], already divided by the environment's return scale
+
+    def select(self, rows: torch.Tensor) -> WindowBatch:
+        """The windows starting at `rows`, every field from the same rows."""
+        return WindowBatch(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 class DiffusionWorldModel(DiffusionModel):

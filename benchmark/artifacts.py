@@ -28,6 +28,9 @@ from benchmark.locks import file_lock
 from benchmark.results import write_json_atomic
 
 DEFAULT_CACHE = Path(".cache")
+# Part of the world model's cache key. 2: every field of a training batch comes from the same rows (version 1
+# drew rows per field, so actions, rewards and RTGs were unrelated to the states; its models ignored them).
+WORLD_MODEL_TRAINER = 2
 Report = Callable[[int, int], None]  # (step, total)
 
 
@@ -132,14 +135,15 @@ def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int
                                    data.observations.std(0) + 1e-3, float(data.rewards.mean()),
                                    float(data.rewards.std() + 1e-3)).to(device)
 
-    def batches():
-        windows = window_batches(data, config, device)
-        return lambda generator: (WindowBatch(*(getattr(windows, f.name)[_rows(data, config.batch_size, generator,
-                                                                                device)]
-                                                for f in dataclasses.fields(WindowBatch))),)
+    return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build,
+                    lambda: world_model_batches(data, config, device), "loss", report, trainer=WORLD_MODEL_TRAINER)
 
-    return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build, batches, "loss",
-                    report)
+
+def world_model_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device,
+                        ) -> Callable[[torch.Generator], tuple[WindowBatch]]:
+    """generator -> (a batch of windows at random rows,): the world model's update arguments."""
+    windows = window_batches(data, config, device)
+    return lambda generator: (windows.select(_rows(data, config.batch_size, generator, device)),)
 
 
 def idm_contexts(states: torch.Tensor, history: int) -> torch.Tensor:

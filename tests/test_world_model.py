@@ -6,7 +6,7 @@ import torch
 
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
 from algorithms.world_model import DiffusionWorldModelConfig
-from benchmark.artifacts import idm_contexts, world_model
+from benchmark.artifacts import idm_contexts, world_model, world_model_batches
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
 from benchmark.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
@@ -43,6 +43,18 @@ def test_world_model_samples_the_interface_shapes(tmp_path):
         model.sample(torch.as_tensor(data.observations[:5]), torch.as_tensor(data.actions[:5]), torch.zeros(5), 8)
     again, same = world_model(data, CONFIG, steps=3, seed=0, device=torch.device("cpu"), cache=tmp_path)
     assert same.sha256 == artifact.sha256  # cached, not retrained
+
+
+def test_world_model_batches_take_every_field_from_the_same_rows():
+    data = episode_data(n=200)
+    (batch,) = world_model_batches(data, CONFIG, torch.device("cpu"))(torch.Generator().manual_seed(0))
+    rows = [int(np.flatnonzero((data.observations == s.numpy()).all(1))[0]) for s in batch.states[:, 0]]
+    assert len(set(rows)) > 1
+    assert np.array_equal(batch.actions.numpy(), data.actions[rows])  # a_t of the window's s_t
+    assert np.array_equal(batch.rewards[:, 0].numpy(), data.rewards[rows])  # r_t
+    assert np.array_equal(batch.states[:, 1].numpy(), data.next_observations[rows])  # s_{t+1}
+    rtg = data.returns_to_go(CONFIG.rtg_discount)[rows] / CONFIG.rtg_scale
+    assert np.allclose(batch.rtg.numpy(), rtg, rtol=1e-6)
 
 
 def test_bank_is_deterministic_and_reused(tmp_path):
