@@ -127,13 +127,14 @@ def figures(records: pd.DataFrame, idm_out: Path, compounding_out: Path) -> None
               ("MuJoCo next-state RMSE (data std)", _with_flat_references(records, "dynamics", "state_rmse",
                                                                           horizon))]
     tasks = sorted(records["task"].unique())
-    figure, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6.4), squeeze=False)
+    figure, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks) + 1.5, 6.8), squeeze=False,
+                                constrained_layout=True)
     for row, (ylabel, data) in enumerate(panels):
         for column, task in enumerate(tasks):
             ax = axes[row, column]
             sns.lineplot(data=data[data["task"] == task], x="step", y="value", hue="series", style="series",
                          markers=True, errorbar="sd", ax=ax, legend=column == len(tasks) - 1)
-            ax.set(title=task if row == 0 else "", xlabel="rollout step h", ylabel=ylabel)
+            ax.set(title=task if row == 0 else "", xlabel="rollout step h", ylabel=ylabel if column == 0 else "")
             if column == len(tasks) - 1:
                 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     figure.suptitle("DAWM's inverse dynamics on real and generated transitions (held-out episodes)")
@@ -144,7 +145,7 @@ def figures(records: pd.DataFrame, idm_out: Path, compounding_out: Path) -> None
     grid = sns.relplot(data=data, x="step", y="value", hue="model", style="model", markers=True, col="task",
                        row="metric", kind="line", errorbar="sd", height=2.8, aspect=1.2,
                        facet_kws={"sharey": False})
-    grid.set_axis_labels("k (steps after s_t)", "error against the held-out trajectory")
+    grid.set_axis_labels("k (steps after s_t)", "error vs held-out data")
     grid.set_titles("{col_name}: {row_name}")
     grid.figure.suptitle("Compounding error: diffusion world model vs one-step model", y=1.02)
     _save(grid.figure, compounding_out)
