@@ -19,8 +19,9 @@ def git_commit() -> dict[str, str | bool | None]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True, timeout=10).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)results"],  # regenerated tables are not code changes
+                                    cwd=root, capture_output=True, text=True, timeout=10).stdout.strip())
         return {"git_commit": commit, "git_dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
