@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--methods", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--horizons", nargs="+", type=int, default=list(HORIZONS), choices=HORIZONS,
+                        help="run these horizons only (the report always shows all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not args.report_only:
-        specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in HORIZONS
+        specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]
         todo = [s for s in dict.fromkeys(specs) if not s.result_path(args.results).is_file()]
         cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
