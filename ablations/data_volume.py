@@ -17,7 +17,7 @@ import seaborn as sns
 
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cli import main as benchmark_main
-from ablations.reporting import finish_report
+from ablations.reporting import finish_report, provenance_line
 from benchmark.report import MISSING, seed_cell
 from benchmark.results import load_results
 
@@ -68,6 +68,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"Produced by `python -m ablations.data_volume --profile {profile}` from {len(runs)} result files in "
              f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DAWM keeps 8 synthetic "
              f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`).\n",
+             provenance_line(runs),
              table.drop(columns="method").to_markdown(index=False), ""]
     return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, [figure_out],
                          None if runs.empty else lambda: figure(runs, figure_out))

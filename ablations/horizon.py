@@ -24,7 +24,7 @@ from benchmark.hyperparams import resolve
 from benchmark.launcher import launch
 from benchmark.methods import METHODS
 from benchmark.profiles import get_profile
-from ablations.reporting import finish_report
+from ablations.reporting import finish_report, provenance_line
 from benchmark.report import seed_cell
 from benchmark.results import load_results
 from benchmark.runspec import RunSpec
@@ -86,6 +86,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DWM-* and OneStep-* "
              f"use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout into "
              f"transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.\n",
+             provenance_line(runs),
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)

@@ -6,7 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.results import write_text_atomic
+
+
+def provenance_line(runs: pd.DataFrame) -> str:
+    """What the runs behind a report were: data sources and datasets, seeds, agent steps, commits, devices."""
+    if runs.empty:
+        return "- no runs yet\n"
+
+    def listed(column: str, short: bool = False) -> str:
+        return ", ".join(sorted({str(v)[:10] if short else str(v) for v in runs[column]}))
+    return (f"- data source: {listed('source')}; datasets: {listed('dataset_id')}; seeds: {listed('seed')}; agent "
+            f"steps: {listed('train_steps')}; commits: {listed('commit', short=True)}; devices: {listed('device')}\n")
 
 
 def finish_report(lines: list[str], missing: list[str], command: str, out: Path, figure_outs: list[Path],

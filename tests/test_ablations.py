@@ -15,6 +15,7 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     assert "| TD3+BC  | 8x                 | 45.0 ± 5.0 (2)     |" in text
     assert "| TD3+BC  | 0x (real only)     | 30.0 ± 0.0 (1)     |" in text
     assert "Missing (4): dawm-t-td3bc on hopper-medium-v2, iql on hopper-medium-v2" in text
+    assert "seeds: 0, 1; agent steps: " in text  # the provenance of the runs behind the table
     assert (out.parent / "figures" / "data_volume.png").stat().st_size > 0
 
 
