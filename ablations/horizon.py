@@ -19,7 +19,7 @@ import seaborn as sns
 
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cluster import load_cluster_profile
-from benchmark.errors import UsageError
+from benchmark.errors import exit_2_on_usage_error
 from benchmark.hyperparams import resolve
 from benchmark.launcher import launch
 from benchmark.methods import METHODS
@@ -94,6 +94,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
                          None if runs.empty else lambda: figure(runs, figure_out))
 
 
+@exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
@@ -109,13 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
     args = parser.parse_args(argv)
-    try:
-        get_profile(args.profile)
-        for task in args.tasks:
-            parse_task(task)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    get_profile(args.profile)
+    for task in args.tasks:
+        parse_task(task)
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ablations.model_accuracy import TOLERANCE, AccuracySpec, Report, measure
 from ablations.reporting import finish_report
 from benchmark.cluster import load_cluster_profile
-from benchmark.errors import UsageError
+from benchmark.errors import exit_2_on_usage_error
 from benchmark.launcher import make_executor
 from benchmark.profiles import get_profile
 from benchmark.results import write_json_atomic
@@ -203,6 +203,7 @@ def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, clu
             print(f"FAILED {spec.task} seed {spec.seed}: {error} (log: {job.paths.stderr})", file=sys.stderr)
 
 
+@exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -218,18 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing files")
     parser.add_argument("--out", type=Path, default=Path("results") / "idm_accuracy.md")
     args = parser.parse_args(argv)
-    try:
-        get_profile(args.profile)
-        for task in args.tasks:
-            parse_task(task)
-        specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache)
-                 for task in args.tasks for seed in args.seeds]
-        todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
-        if todo and not args.report_only:
-            run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    get_profile(args.profile)
+    for task in args.tasks:
+        parse_task(task)
+    specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache)
+             for task in args.tasks for seed in args.seeds]
+    todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
+    if todo and not args.report_only:
+        run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out))
     return 0
 

@@ -14,7 +14,7 @@ from benchmark.data import SOURCES, DataSpec, ensure_available
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
-from benchmark.errors import UsageError
+from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.cluster import load_cluster_profile
 from benchmark.hyperparams import table_rows
 from benchmark.jobs import read_job
@@ -144,11 +144,8 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+@exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     datasets_root()
-    try:
-        return args.handler(args)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return args.handler(args)

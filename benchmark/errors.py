@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import sys
+from collections.abc import Callable, Iterable
 
 
 class UsageError(Exception):
@@ -19,3 +21,15 @@ class UnknownNameError(UsageError):
 
 class DatasetNotFoundError(UsageError):
     """A dataset that is not on this machine."""
+
+
+def exit_2_on_usage_error(main: Callable[..., int]) -> Callable[..., int]:
+    """A command's main(): a UsageError becomes its message on stderr and exit code 2, never a traceback."""
+    @functools.wraps(main)
+    def wrapped(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return wrapped

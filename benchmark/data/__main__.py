@@ -11,12 +11,13 @@ from benchmark.data.build import build_many
 from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
-from benchmark.errors import UsageError
+from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.tasks import ENVS, TINY_DATASET
 
 WORK_DIR = Path(".behaviour_work")  # resumable training state, git-ignored
 
 
+@exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -31,24 +32,20 @@ def main(argv: list[str] | None = None) -> int:
     card = commands.add_parser("card", help="write results/datasets.md and the SAC curves figure")
     card.add_argument("--out", type=Path, default=Path("results") / "datasets.md")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "train-behaviour":
-            recipe = BehaviourRecipe(total_steps=args.steps)
-            train_behaviour(args.env, recipe, BEHAVIOUR_DIR / args.env, WORK_DIR / args.env)
-            kept = prune_checkpoints(BEHAVIOUR_DIR / args.env, recipe)
-            print(f"kept {len(kept)} actor checkpoints (until medium, and the expert)")
-        elif args.command == "build":
-            for env in args.env:
-                if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):
-                    raise UsageError(f"no finished behaviour run for {env} in {BEHAVIOUR_DIR / env}; train it with "
-                                     f"`python -m benchmark.data train-behaviour --env {env}`")
-            print(f"building into {datasets_root()}")
-            build_many([(e, n) for e in args.env for n in args.datasets], args.workers)
-        else:
-            print(f"written {write_card(args.out)}")
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.command == "train-behaviour":
+        recipe = BehaviourRecipe(total_steps=args.steps)
+        train_behaviour(args.env, recipe, BEHAVIOUR_DIR / args.env, WORK_DIR / args.env)
+        kept = prune_checkpoints(BEHAVIOUR_DIR / args.env, recipe)
+        print(f"kept {len(kept)} actor checkpoints (until medium, and the expert)")
+    elif args.command == "build":
+        for env in args.env:
+            if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):
+                raise UsageError(f"no finished behaviour run for {env} in {BEHAVIOUR_DIR / env}; train it with "
+                                 f"`python -m benchmark.data train-behaviour --env {env}`")
+        print(f"building into {datasets_root()}")
+        build_many([(e, n) for e in args.env for n in args.datasets], args.workers)
+    else:
+        print(f"written {write_card(args.out)}")
     return 0
 
 
