@@ -70,13 +70,9 @@ def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[
         content = json.loads(path.read_text())
         run = content["run"]
         if run["task"] in tasks and run["seed"] in seeds:
-            frame = pd.DataFrame(content["records"])
-            frame["task"], frame["seed"], frame["commit"] = run["task"], run["seed"], \
-                content["environment"]["git_commit"]
-            frame["dataset_checksum"], frame["source"] = content["dataset"]["checksum"], run["source"]
-            frames.append(frame)
-    columns = ["section", "series", "step", "metric", "value", "count", "task", "seed", "commit", "dataset_checksum",
-               "source"]
+            frames.append(pd.DataFrame(content["records"]).assign(
+                task=run["task"], seed=run["seed"], commit=content["environment"]["git_commit"]))
+    columns = ["section", "series", "step", "metric", "value", "count", "task", "seed", "commit"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

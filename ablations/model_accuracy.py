@@ -137,9 +137,8 @@ class Models:
 
 @dataclass(frozen=True)
 class Starts:
-    """Held-out rows t the rollouts start from, the real windows after them and the rollouts themselves."""
+    """The real windows after the held-out rows t the rollouts start from, and the rollouts themselves."""
 
-    rows: np.ndarray  # [B]
     window: SegmentBatch  # s_t .. s_{t+H} with the H real actions and rewards between them
     history: torch.Tensor  # [B, m + 1, obs]: s_{t-m} .. s_t, the IDM's context before the rollout
     alive: dict[str, torch.Tensor]  # RTG name -> [B, H] bool: generated s_h not past a terminal
@@ -163,8 +162,8 @@ def measure_models(models: Models, held: Transitions, env: str, env_id: str, n_s
            "DAWM RTG": torch.full((len(rows),), models.dawm_rtg, device=device)}
     generated = {name: wm.sample(s_t, a_t, value, wm.config.max_horizon, generator) for name, value in rtg.items()}
     first_done = torch.as_tensor(held.terminals[rows], device=device)
-    starts = Starts(rows, window, _tensor(np.concatenate([held.observations[held.history_rows(history)[rows]],
-                                                          held.observations[rows, None]], axis=1), device),
+    starts = Starts(window, _tensor(np.concatenate([held.observations[held.history_rows(history)[rows]],
+                                                    held.observations[rows, None]], axis=1), device),
                     {name: alive_mask(env, states, first_done)[:, :-1].bool() for name, (states, _) in
                      generated.items()}, generated)
     records = Records()
