@@ -23,8 +23,7 @@ class SACConfig:
     discount: float = field(default=0.99, metadata=source(SAC_PAPER))
     tau: float = field(default=0.005, metadata=source(SAC_PAPER))
     lr: float = field(default=3e-4, metadata=source(SAC_PAPER))
-    # 128 instead of 256 units: twice the updates per second on our 2-core CPUs (machine-facts.md).
-    hidden: tuple[int, ...] = field(default=(128, 128), metadata=source("ours: CPU budget"))
+    hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(SAC_PAPER))
 
 
 class TanhGaussianActor(nn.Module):

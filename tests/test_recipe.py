@@ -1,12 +1,14 @@
 """The D4RL-recipe builder on a tiny SAC run (seconds): selection rule, exact medium-replay, metadata."""
 
 import json
+from pathlib import Path
 
 import minari
 import numpy as np
 import pytest
 
-from benchmark.data.behaviour import BehaviourRecipe, actor_path, file_sha256, select_checkpoints, train_behaviour
+from benchmark.data.behaviour import (BehaviourRecipe, actor_path, file_sha256, read_curve, select_checkpoints,
+                                      select_legacy_checkpoints, train_behaviour)
 from benchmark.data.minari_io import read_transitions
 from benchmark.data.recipe import build_dataset, load_behaviour_run, replay_training_stream, rollout
 from benchmark.data.transitions import Transitions
@@ -18,31 +20,51 @@ RECIPE = BehaviourRecipe(total_steps=1200, start_steps=400, checkpoint_every=200
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("behaviour") / "hopper"
-    buffer = train_behaviour("hopper", RECIPE, folder, folder.parent / "work")
+    buffer = train_behaviour("hopper", RECIPE, folder)
     return load_behaviour_run("hopper", folder), buffer
 
 
-def test_checkpoint_selection_rule():
+def test_legacy_checkpoint_selection_rule():
     steps, returns = [0, 5, 10, 15, 20], [50.0, 10.0, 40.0, 120.0, 90.0]
     # expert: the best (120 at 15); medium: the first at >= 120 / 3 = 40 after warm-up (step 0 excluded)
     # whose next checkpoint is also >= 40
-    assert select_checkpoints(steps, returns, start_steps=5) == (10, 15)
-    assert select_checkpoints(steps, [50.0, 10.0, 39.9, 120.0, 90.0], start_steps=5) == (15, 15)
-
-
-def test_checkpoint_selection_skips_a_spike():
+    assert select_legacy_checkpoints(steps, returns, start_steps=5) == (10, 15)
+    assert select_legacy_checkpoints(steps, [50.0, 10.0, 39.9, 120.0, 90.0], start_steps=5) == (15, 15)
     steps = [10, 20, 30, 40, 50, 60]
     returns = [5.0, 50.0, 10.0, 45.0, 41.0, 120.0]  # 50 at 20 is a spike: 10 follows it
-    assert select_checkpoints(steps, returns, start_steps=10) == (40, 60)
-    # nothing sustained before the best, which is last: medium falls back to the expert
-    assert select_checkpoints([10, 20, 30, 40], [5.0, 60.0, 10.0, 150.0], start_steps=10) == (40, 40)
+    assert select_legacy_checkpoints(steps, returns, start_steps=10) == (40, 60)
+
+
+def _curve(deterministic, stochastic, stride=10):
+    return [{"step": stride * i, "score": d, "stochastic_score": s} for i, (d, s) in enumerate(zip(deterministic,
+                                                                                                     stochastic))]
+
+
+def test_checkpoint_selection_uses_d4rls_medium_level_and_a_held_neighbour():
+    recipe = BehaviourRecipe(start_steps=10, checkpoint_every=10, resume_every=10, expert_target=85.0)
+    # hopper's D4RL medium level is 44. Step 20 (43) is closest but a spike (60 follows it); 40 (48) and its
+    # neighbour 50 (46) both lie within 5, and 50 is closer still, with 60 (47) after it.
+    stochastic = [0.0, 10.0, 43.0, 60.0, 48.0, 46.0, 47.0, 95.0, 90.0, 88.0]
+    deterministic = [0.0, 12.0, 50.0, 70.0, 55.0, 52.0, 50.0, 99.0, 100.0, 80.0]
+    chosen = select_checkpoints(_curve(deterministic, stochastic), "hopper", recipe)
+    # expert: the best worse-of-two score: 95 at step 70 (step 80's is 90)
+    assert (chosen.medium, chosen.expert) == (50, 70)
+    assert chosen.medium_on_target and chosen.expert_on_target
+
+
+def test_checkpoint_selection_flags_targets_it_cannot_meet():
+    recipe = BehaviourRecipe(start_steps=10, checkpoint_every=10, resume_every=10)
+    # walker2d's medium level is 62; nothing holds within 5, so the closest checkpoint (50 at step 20) is chosen
+    chosen = select_checkpoints(_curve([0, 20, 60, 30, 80, 70], [0, 20, 50, 30, 75, 70]), "walker2d", recipe)
+    assert (chosen.medium, chosen.expert) == (20, 40)
+    assert not chosen.medium_on_target and not chosen.expert_on_target
 
 
 def test_run_records_curve_and_checkpoints(tiny_run):
     run, _ = tiny_run
     assert [row["step"] for row in run.curve] == list(range(0, 1201, 200))
+    assert {"score", "stochastic_score"} <= set(run.curve[0])
     assert RECIPE.start_steps <= run.medium_step <= run.expert_step
-    assert run.return_at(run.medium_step) >= run.return_at(run.expert_step) / 3
     assert actor_path(run.folder, run.expert_step).is_file()
     assert json.loads((run.folder / "run.json").read_text())["collector_resets_at"] == []
 
@@ -55,6 +77,52 @@ def _flatten(episodes) -> Transitions:
         next_observations=np.concatenate([e.observations[1:] for e in episodes]),
         terminals=np.concatenate([e.terminations for e in episodes]),
         timeouts=np.concatenate([e.truncations for e in episodes]))
+
+
+KILL_AFTER_SAVING = """
+import os, signal, sys
+from pathlib import Path
+import benchmark.data.behaviour as behaviour
+from tests.test_recipe import RECIPE
+
+save = behaviour._save_resume_state
+def save_then_die(path, state):
+    save(path, state)
+    if state["step"] == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+behaviour._save_resume_state = save_then_die
+behaviour.train_behaviour("hopper", RECIPE, Path(sys.argv[1]))
+"""
+
+
+def test_a_killed_run_resumes_from_its_small_state_and_rebuilt_buffer(tiny_run, tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+
+    from benchmark.data.recipe import load_behaviour_run
+
+    run, _ = tiny_run
+    folder = tmp_path / "hopper"
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_SAVING, str(folder), "800"], cwd=Path(__file__).parents[1])
+    assert killed.returncode == -9 and (folder / "resume.pt").is_file() and not (folder / "run.json").exists()
+    state = torch.load(folder / "resume.pt", weights_only=False)
+    assert "buffer" not in state and state["step"] == 800  # the buffer is rebuilt from the actors, not stored
+
+    buffer = train_behaviour("hopper", RECIPE, folder)  # raises if the rebuilt buffer differs from the saved one
+    resumed = load_behaviour_run("hopper", folder)
+    assert resumed.resets == (800,) and not (folder / "resume.pt").exists()
+    # before the kill, the same run as the uninterrupted one; after it, the cut episode is the only difference
+    def scores(curve):
+        return [{k: v for k, v in row.items() if k != "wall_time_s"} for row in curve[:5]]
+
+    assert scores(read_curve(folder)) == scores(run.curve)
+    for step in range(0, 801, RECIPE.checkpoint_every):
+        assert file_sha256(actor_path(folder, step)) == file_sha256(actor_path(run.folder, step))
+    replayed = _flatten(replay_training_stream(resumed, RECIPE.total_steps))
+    np.testing.assert_array_equal(replayed.observations, buffer.observations.numpy())
+    np.testing.assert_array_equal(replayed.actions, buffer.actions.numpy())
 
 
 def test_medium_replay_is_the_training_replay_buffer_exactly(tiny_run):
@@ -122,7 +190,7 @@ def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
     run, _ = tiny_run
     folder = tmp_path / "hopper"
     shutil.copytree(run.folder, folder)
-    kept = prune_checkpoints(folder, RECIPE)
+    kept = prune_checkpoints(folder, "hopper", RECIPE)
     assert kept == sorted({*range(RECIPE.start_steps, run.medium_step + 1, RECIPE.checkpoint_every), run.expert_step})
     assert sorted(int(p.stem.split("_")[1]) for p in (folder / "actors").glob("*.pt")) == kept
 

@@ -6,15 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.data.behaviour import BEHAVIOUR_DIR, BehaviourRecipe, prune_checkpoints, train_behaviour
+from benchmark.data.behaviour import BEHAVIOUR_DIR, STAGING_DIR, BehaviourRecipe, prune_checkpoints, train_behaviour
 from benchmark.data.build import build_many
 from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.tasks import ENVS, TINY_DATASET
-
-WORK_DIR = Path(".behaviour_work")  # resumable training state, git-ignored
 
 
 @exit_2_on_usage_error
@@ -26,17 +24,28 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--datasets", nargs="+", default=list(RECIPE_DATASETS),
                               choices=[*RECIPE_DATASETS, TINY_DATASET], help="default: all but tiny")
     build_parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    train = commands.add_parser("train-behaviour", help="train (or resume) the SAC behaviour policy of one env")
-    train.add_argument("--env", required=True, choices=list(ENVS))
-    train.add_argument("--steps", type=int, default=BehaviourRecipe().total_steps)
+    train = commands.add_parser("train-behaviour", help="train (or resume) SAC behaviour policies, one env after another")
+    train.add_argument("--env", nargs="+", required=True, choices=list(ENVS))
+    train.add_argument("--steps", type=int, default=BehaviourRecipe().total_steps, help="cap on SAC steps")
+    train.add_argument("--out", type=Path, default=STAGING_DIR,
+                       help="runs go to OUT/<env> (default: benchmark/data/behaviour_staging); the committed runs "
+                            "in benchmark/data/behaviour/ are never touched")
     card = commands.add_parser("card", help="write results/datasets.md and the SAC curves figure")
     card.add_argument("--out", type=Path, default=Path("results") / "datasets.md")
     args = parser.parse_args(argv)
     if args.command == "train-behaviour":
+        if args.steps < 1:
+            raise UsageError("--steps must be positive")
+        if args.out.resolve() == BEHAVIOUR_DIR:
+            raise UsageError(f"--out {args.out} would overwrite the committed behaviour runs; train elsewhere")
         recipe = BehaviourRecipe(total_steps=args.steps)
-        train_behaviour(args.env, recipe, BEHAVIOUR_DIR / args.env, WORK_DIR / args.env)
-        kept = prune_checkpoints(BEHAVIOUR_DIR / args.env, recipe)
-        print(f"kept {len(kept)} actor checkpoints (until medium, and the expert)")
+        for env in args.env:
+            if (args.out / env / "run.json").is_file():
+                print(f"{env}: finished in {args.out / env}; skipped")
+                continue
+            train_behaviour(env, recipe, args.out / env)
+            kept = prune_checkpoints(args.out / env, env, recipe)
+            print(f"{env}: kept {len(kept)} actor checkpoints (until medium, and the expert)")
     elif args.command == "build":
         for env in args.env:
             if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):

@@ -4,7 +4,8 @@ The data-collection stream is a pure function of the run's seed and its actor ch
 policy is a snapshot of the learner taken every `checkpoint_every` steps (a lag of at most that many
 steps), and all of the collector's randomness (random warm-up actions, exploration noise, reset seeds)
 comes from its own generator. Re-running the collector with the committed checkpoints therefore
-reproduces the training run's replay buffer exactly, which is how medium-replay is rebuilt.
+reproduces the training run's replay buffer exactly: that is how medium-replay is rebuilt, and how an
+interrupted run resumes on any machine from its small committed `resume.pt` (no 170 MB buffer to keep).
 """
 
 from __future__ import annotations
@@ -13,31 +14,46 @@ import csv
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from algorithms.agent import source
 from algorithms.buffer import ReplayBuffer
 from algorithms.sac import SAC, SACConfig, TanhGaussianActor
+from benchmark.data.minari_io import Episode, EpisodeWriter
 from benchmark.evaluation import evaluate
 from benchmark.provenance import environment
 from benchmark.results import write_json_atomic, write_text_atomic
 from benchmark.tasks import ENVS
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parent / "behaviour"
+# Runs in progress train here, so the committed runs (and the datasets built from them) stay usable until a
+# finished run replaces them.
+STAGING_DIR = Path(__file__).resolve().parent / "behaviour_staging"
+
+# D4RL v2's medium datasets score (normalised mean episode return) about 40 / 44 / 62: the level our medium
+# checkpoint must reproduce, within `medium_tolerance`.
+D4RL_MEDIUM_SCORE = {"halfcheetah": 40.0, "hopper": 44.0, "walker2d": 62.0}
+D4RL = "paper: D4RL (Fu et al., 2020), its v2 datasets"
 
 
 @dataclass(frozen=True)
 class BehaviourRecipe:
     seed: int = 0
-    total_steps: int = 400_000  # cap on SAC environment steps (one update per step)
+    total_steps: int = field(default=1_000_000, metadata=source(D4RL + ": SAC for up to 1M steps"))
     start_steps: int = 10_000  # uniform-random actions before the first update
-    checkpoint_every: int = 5_000  # actor snapshot + deterministic evaluation
+    checkpoint_every: int = 5_000  # actor snapshot + deterministic and stochastic evaluation
     eval_episodes: int = 10
-    resume_every: int = 25_000  # full training state saved for an interrupted run
+    resume_every: int = 25_000  # training state saved (resume.pt) for an interrupted run
+    # The run stops early once the last two checkpoints score at least this (normalised, both the
+    # deterministic policy and the stochastic one that generates the datasets): an expert by D4RL's standard.
+    expert_target: float = field(default=85.0, metadata=source("ours: issue 14's expert target"))
+    medium_tolerance: float = field(default=5.0, metadata=source("ours: issue 14's medium target"))
     sac: SACConfig = SACConfig()
 
     def __post_init__(self):
@@ -104,13 +120,72 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def select_checkpoints(steps: list[int], returns: list[float], start_steps: int) -> tuple[int, int]:
-    """D4RL's rule, made robust to one lucky evaluation: expert = the best checkpoint; medium = the first whose
-    return reaches a third of the expert's and whose next checkpoint's return does too.
+@torch.no_grad()
+def replay_collection(folder: Path, env_name: str, recipe: BehaviourRecipe, resets: tuple[int, ...], n_steps: int,
+                      progress: bool = False) -> list[Episode]:
+    """The first n_steps transitions a run collected, in insertion order, split into episodes."""
+    torch.set_num_threads(1)
+    collector = Collector(ENVS[env_name].gym_id, recipe.seed, recipe.start_steps)
+    actor, cut_at = None, set(resets)
+    episodes, writer = [], EpisodeWriter(collector.observation, collector.episodes - 1)
+    for step in tqdm(range(n_steps), desc=f"{env_name} replay buffer", unit="step", disable=not progress,
+                     mininterval=1):
+        if step in cut_at:  # a resumed run cut the episode in progress, if one was
+            if len(writer):
+                episodes.append(writer.close())
+            collector.reset()
+            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
+        if step % recipe.checkpoint_every == 0 and step >= recipe.start_steps:
+            actor = load_actor(folder, env_name, step, recipe)
+        _, action, reward, next_observation, terminated, truncated = collector.step(actor)
+        writer.add(action, reward, next_observation, terminated, truncated)
+        if terminated or truncated:
+            episodes.append(writer.close())
+            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
+    if len(writer):
+        episodes.append(writer.close())
+    return episodes
 
-    D4RL's medium is a policy that performs at a third of the expert; a single 10-episode evaluation above
-    the line, followed by one far below it, is a spike of a noisy curve, not such a policy. Only checkpoints
-    that were in charge of collection after the random warm-up are eligible; the last one only as expert.
+
+# Checkpoint selection -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Selection:
+    medium: int
+    expert: int
+    medium_on_target: bool  # within the tolerance of D4RL's medium level, and so is the next checkpoint
+    expert_on_target: bool  # both scores of the expert reach the recipe's expert target
+
+
+def select_checkpoints(curve: list[dict], env_name: str, recipe: BehaviourRecipe) -> Selection:
+    """D4RL's recipe with D4RL's own levels.
+
+    - expert: the checkpoint whose worse score (deterministic policy, stochastic policy) is highest: the
+      expert dataset is generated by the stochastic policy, and D4RL's expert is a policy trained to completion;
+    - medium: among the checkpoints in charge of collection after the warm-up, the one whose stochastic score
+      (what its dataset scores) is closest to D4RL's medium level and whose next checkpoint is within the
+      tolerance too (one lucky evaluation is not a medium policy); failing that, the closest one, flagged.
+    """
+    rows = [r for r in curve if r["step"] >= recipe.start_steps]
+    if not rows:
+        raise ValueError("no checkpoint after the random warm-up")
+    expert = max(rows, key=lambda r: min(r["score"], r["stochastic_score"]))
+    level, tolerance = D4RL_MEDIUM_SCORE[env_name], recipe.medium_tolerance
+
+    def gap(row: dict) -> float:
+        return abs(row["stochastic_score"] - level)
+
+    candidates = [row for row in rows[:-1] if row["step"] <= expert["step"]] or rows[:1]
+    held = [row for row, after in zip(rows, rows[1:]) if row in candidates and gap(row) <= tolerance
+            and gap(after) <= tolerance]
+    medium = min(held or candidates, key=gap)
+    return Selection(medium["step"], expert["step"], bool(held),
+                     min(expert["score"], expert["stochastic_score"]) >= recipe.expert_target)
+
+
+def select_legacy_checkpoints(steps: list[int], returns: list[float], start_steps: int) -> tuple[int, int]:
+    """The rule of the runs recorded before stochastic evaluation (128-unit SAC): expert = the best checkpoint;
+    medium = the first whose return reaches a third of the expert's and whose next checkpoint's return does too.
     """
     eligible = [(s, r) for s, r in zip(steps, returns) if s >= start_steps]
     if not eligible:
@@ -121,19 +196,35 @@ def select_checkpoints(steps: list[int], returns: list[float], start_steps: int)
     return (sustained[0] if sustained else expert_step), expert_step
 
 
-def checkpoints_from_curve(curve: list[dict], start_steps: int) -> tuple[int, int]:
-    """(medium step, expert step) of a run, from its evaluation curve."""
-    return select_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve], start_steps)
+def checkpoints_from_curve(curve: list[dict], env_name: str, recipe: BehaviourRecipe) -> Selection:
+    """The medium and expert checkpoints of a run, from its evaluation curve."""
+    if curve and "stochastic_score" in curve[0]:
+        return select_checkpoints(curve, env_name, recipe)
+    medium, expert = select_legacy_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
+                                               recipe.start_steps)
+    return Selection(medium, expert, False, False)
 
 
-def prune_checkpoints(folder: Path, recipe: BehaviourRecipe) -> list[int]:
+def expert_target_held(curve: list[dict], recipe: BehaviourRecipe) -> bool:
+    """The last two checkpoints reach the expert target with both policies: the run may stop."""
+    last = [r for r in curve if r["step"] >= recipe.start_steps][-2:]
+    return len(last) == 2 and all(min(r["score"], r["stochastic_score"]) >= recipe.expert_target for r in last)
+
+
+def prune_checkpoints(folder: Path, env_name: str, recipe: BehaviourRecipe) -> list[int]:
     """Keep only the actors the datasets need: those in charge until medium, and the expert; returns them."""
-    medium, expert = checkpoints_from_curve(read_curve(folder), recipe.start_steps)
-    keep = {*range(recipe.start_steps, medium + 1, recipe.checkpoint_every), expert}
+    chosen = checkpoints_from_curve(read_curve(folder), env_name, recipe)
+    keep = {*range(recipe.start_steps, chosen.medium + 1, recipe.checkpoint_every), chosen.expert}
     for path in (folder / "actors").glob("actor_*.pt"):
         if int(path.stem.split("_")[1]) not in keep:
             path.unlink()
     return sorted(keep)
+
+
+# The curve ------------------------------------------------------------------------------------------------
+
+CURVE_COLUMNS = ("step", "return_mean", "return_std", "score", "stochastic_return_mean", "stochastic_score",
+                 "wall_time_s")
 
 
 def read_curve(folder: Path) -> list[dict]:
@@ -142,23 +233,57 @@ def read_curve(folder: Path) -> list[dict]:
 
 
 def _write_curve(folder: Path, rows: list[dict]) -> None:
-    lines = ["step,return_mean,return_std,score,wall_time_s"]
-    lines += [f"{r['step']},{r['return_mean']:.4f},{r['return_std']:.4f},{r['score']:.4f},{r['wall_time_s']:.1f}"
-              for r in rows]
+    lines = [",".join(CURVE_COLUMNS)]
+    lines += [",".join(str(r["step"]) if c == "step" else f"{r[c]:.4f}" for c in CURVE_COLUMNS) for r in rows]
     write_text_atomic(folder / "curve.csv", "\n".join(lines) + "\n")
 
 
-def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path, work_dir: Path) -> ReplayBuffer:
-    """Train (or resume) one SAC run, writing actor checkpoints and the evaluation curve to `folder`.
+def _evaluate_checkpoint(actor: TanhGaussianActor, env_name: str, recipe: BehaviourRecipe) -> dict:
+    """Deterministic (tanh of the mean) and stochastic (the collector's policy) returns, on fixed start states."""
+    info, seeds = ENVS[env_name], [10_000 + i for i in range(recipe.eval_episodes)]
+    deterministic = evaluate(actor.act, info.gym_id, env_name, seeds)
+    noise = torch.Generator().manual_seed(recipe.seed + 2)
+    stochastic = evaluate(lambda obs: actor.sample(obs, noise)[0], info.gym_id, env_name, seeds)
+    return {"return_mean": float(deterministic.returns.mean()), "return_std": float(deterministic.returns.std()),
+            "score": deterministic.mean_score, "stochastic_return_mean": float(stochastic.returns.mean()),
+            "stochastic_score": stochastic.mean_score}
+
+
+# Training -------------------------------------------------------------------------------------------------
+
+BUFFER_FIELDS = ("observations", "actions", "rewards", "next_observations", "dones")
+
+
+def _buffer_sha256(buffer: ReplayBuffer) -> str:
+    digest = hashlib.sha256()
+    for name in BUFFER_FIELDS:
+        digest.update(getattr(buffer, name)[: buffer.size].numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _refill(buffer: ReplayBuffer, episodes: list[Episode]) -> None:
+    """Append episodes to a buffer in order: the collected stream, as training inserted it."""
+    for episode in episodes:
+        rows = slice(buffer.size, buffer.size + len(episode.actions))
+        buffer.observations[rows] = torch.as_tensor(episode.observations[:-1])
+        buffer.next_observations[rows] = torch.as_tensor(episode.observations[1:])
+        buffer.actions[rows] = torch.as_tensor(episode.actions)
+        buffer.rewards[rows] = torch.as_tensor(episode.rewards, dtype=torch.float32)
+        buffer.dones[rows] = torch.as_tensor(episode.terminations, dtype=torch.float32)
+        buffer.size = rows.stop
+
+
+def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path) -> ReplayBuffer:
+    """Train (or resume) one SAC run, writing actor checkpoints, the curve and `resume.pt` to `folder`.
 
     Returns the replay buffer, in insertion order.
     """
+    if (folder / "run.json").is_file():
+        raise FileExistsError(f"{folder} holds a finished run; train elsewhere or move it aside")
     torch.set_num_threads(1)
     torch.manual_seed(recipe.seed)
     info = ENVS[env_name]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "actors").mkdir(exist_ok=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    (folder / "actors").mkdir(parents=True, exist_ok=True)
     agent = SAC(recipe.sac, info.obs_dim, info.act_dim)
     buffer = ReplayBuffer.empty(recipe.total_steps, info.obs_dim, info.act_dim, "cpu")
     learner_generator = torch.Generator().manual_seed(recipe.seed + 1)
@@ -166,14 +291,17 @@ def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path, work_d
     snapshot = TanhGaussianActor(info.obs_dim, info.act_dim, recipe.sac.hidden).eval()
     curve, resets, step, elapsed = [], [], 0, 0.0
 
-    state_file = work_dir / "state.pt"
+    state_file = folder / "resume.pt"
     if state_file.is_file():
         state = torch.load(state_file, weights_only=False)
+        if state["recipe"] != asdict(recipe):
+            raise ValueError(f"{state_file} was written by another recipe; move it aside to start afresh")
         agent.load_state_dict(state["agent"])
-        for name, tensor in state["buffer"].items():
-            getattr(buffer, name)[: len(tensor)] = tensor
-        buffer.size, step, elapsed = state["size"], state["step"], state["elapsed"]
-        curve, resets = state["curve"], state["resets"]
+        step, elapsed, curve, resets = state["step"], state["elapsed"], state["curve"], state["resets"]
+        _refill(buffer, replay_collection(folder, env_name, recipe, tuple(resets), step, progress=True))
+        if _buffer_sha256(buffer) != state["buffer_sha256"]:
+            raise RuntimeError(f"replaying {folder}'s checkpoints did not reproduce the replay buffer of step "
+                               f"{step} (another simulator or torch build?)")
         learner_generator.set_state(state["learner_generator"])
         torch.set_rng_state(state["torch_rng"])
         collector.restore(state["collector"])
@@ -181,20 +309,20 @@ def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path, work_d
         print(f"{env_name}: resumed at step {step}", flush=True)
 
     started = time.perf_counter() - elapsed
-    seeds = [10_000 + i for i in range(recipe.eval_episodes)]
+    stopped_early = False
     while step <= recipe.total_steps:
         if step % recipe.checkpoint_every == 0:
             snapshot.load_state_dict(agent.actor.state_dict())
             torch.save(snapshot.state_dict(), actor_path(folder, step))
-            outcome = evaluate(snapshot.act, info.gym_id, env_name, seeds)
-            curve.append({"step": step, "return_mean": float(outcome.returns.mean()),
-                          "return_std": float(outcome.returns.std()), "score": outcome.mean_score,
+            curve.append({"step": step, **_evaluate_checkpoint(snapshot, env_name, recipe),
                           "wall_time_s": time.perf_counter() - started})
             _write_curve(folder, curve)
-            rate = step / max(curve[-1]["wall_time_s"], 1e-9)
-            print(f"{env_name}: step {step:>7}  return {curve[-1]['return_mean']:8.1f}  "
-                  f"score {outcome.mean_score:6.1f}  {rate:5.0f} steps/s", flush=True)
-        if step == recipe.total_steps:
+            row = curve[-1]
+            print(f"{env_name}: step {step:>7}  return {row['return_mean']:8.1f}  score {row['score']:6.1f}  "
+                  f"stochastic {row['stochastic_score']:6.1f}  {step / max(row['wall_time_s'], 1e-9):5.0f} "
+                  f"steps/s", flush=True)
+            stopped_early = expert_target_held(curve, recipe)
+        if step == recipe.total_steps or stopped_early:
             break
         observation, action, reward, next_observation, terminated, _ = collector.step(snapshot)
         buffer.add(torch.as_tensor(observation), torch.as_tensor(action), reward,
@@ -203,17 +331,20 @@ def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path, work_d
         if step > recipe.start_steps:
             agent.update(buffer.sample(recipe.sac.batch_size, learner_generator))
         if step % recipe.resume_every == 0 and step < recipe.total_steps:
-            tmp = state_file.with_suffix(".tmp")
-            torch.save({"agent": agent.state_dict(), "size": buffer.size, "step": step, "curve": curve,
-                        "resets": resets, "elapsed": time.perf_counter() - started,
-                        "buffer": {n: getattr(buffer, n)[: buffer.size].clone() for n in
-                                   ("observations", "actions", "rewards", "next_observations", "dones")},
-                        "learner_generator": learner_generator.get_state(), "torch_rng": torch.get_rng_state(),
-                        "collector": collector.state()}, tmp)
-            tmp.replace(state_file)
+            _save_resume_state(state_file, {
+                "recipe": asdict(recipe), "agent": agent.state_dict(), "step": step, "curve": curve,
+                "resets": resets, "elapsed": time.perf_counter() - started, "buffer_sha256": _buffer_sha256(buffer),
+                "learner_generator": learner_generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "collector": collector.state()})
     write_json_atomic(folder / "run.json", {
         "env": env_name, "gym_id": info.gym_id, "recipe": asdict(recipe), "collector_resets_at": resets,
-        "finished_steps": step, "wall_time_s": time.perf_counter() - started, "environment": environment(
-            torch.device("cpu"))})
+        "finished_steps": step, "stopped_early": stopped_early, "wall_time_s": time.perf_counter() - started,
+        "environment": environment(torch.device("cpu"))})
     state_file.unlink(missing_ok=True)
     return buffer
+
+
+def _save_resume_state(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)

@@ -1,6 +1,6 @@
 """The D4RL recipe on our SAC runs: medium, medium-replay, expert and medium-expert, from committed checkpoints.
 
-- expert / medium: the checkpoints chosen by `select_checkpoints` from the committed evaluation curve.
+- expert / medium: the checkpoints chosen by `checkpoints_from_curve` from the committed evaluation curve.
 - medium / expert datasets: 1M transitions of the policy's own stochastic actions (tanh-Gaussian samples),
   10 environments stepped together; the episodes still running at 1M are cut (truncated).
 - medium-replay: the training run's replay buffer up to the medium checkpoint, in insertion order,
@@ -20,8 +20,8 @@ import torch
 from tqdm import tqdm
 
 from algorithms.sac import TanhGaussianActor
-from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, Collector, SACConfig, actor_path,
-                                      checkpoints_from_curve, file_sha256, load_actor, read_curve)
+from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, SACConfig, Selection, actor_path,
+                                      checkpoints_from_curve, file_sha256, load_actor, read_curve, replay_collection)
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
                                       read_episodes, write_dataset)
 from benchmark.tasks import ENVS
@@ -40,9 +40,16 @@ class BehaviourRun:
     folder: Path
     recipe: BehaviourRecipe
     resets: tuple[int, ...]
-    medium_step: int
-    expert_step: int
+    selection: Selection
     curve: tuple[dict, ...]
+
+    @property
+    def medium_step(self) -> int:
+        return self.selection.medium
+
+    @property
+    def expert_step(self) -> int:
+        return self.selection.expert
 
     def return_at(self, step: int) -> float:
         return next(row["return_mean"] for row in self.curve if row["step"] == step)
@@ -62,8 +69,8 @@ def load_behaviour_run(env: str, folder: Path | None = None) -> BehaviourRun:
     recipe_fields["sac"] = SACConfig(**{**recipe_fields["sac"], "hidden": tuple(recipe_fields["sac"]["hidden"])})
     recipe = BehaviourRecipe(**recipe_fields)
     curve = read_curve(folder)
-    medium, expert = checkpoints_from_curve(curve, recipe.start_steps)
-    return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), medium, expert, tuple(curve))
+    selection = checkpoints_from_curve(curve, env, recipe)
+    return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), selection, tuple(curve))
 
 
 @torch.no_grad()
@@ -102,31 +109,9 @@ def rollout(env_name: str, actor: TanhGaussianActor, n_transitions: int, seed: i
     return episodes
 
 
-@torch.no_grad()
 def replay_training_stream(run: BehaviourRun, n_steps: int, progress: bool = False) -> list[Episode]:
     """The first n_steps transitions the SAC run collected, in insertion order, split into episodes."""
-    torch.set_num_threads(1)
-    recipe, info = run.recipe, ENVS[run.env]
-    collector = Collector(info.gym_id, recipe.seed, recipe.start_steps)
-    actor, resets = None, set(run.resets)
-    episodes, writer = [], EpisodeWriter(collector.observation, collector.episodes - 1)
-    for step in tqdm(range(n_steps), desc=f"{run.env} replay buffer", unit="step", disable=not progress,
-                     mininterval=1):
-        if step in resets:  # a resumed run cut the episode in progress, if one was
-            if len(writer):
-                episodes.append(writer.close())
-            collector.reset()
-            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
-        if step % recipe.checkpoint_every == 0 and step >= recipe.start_steps:
-            actor = load_actor(run.folder, run.env, step, recipe)
-        _, action, reward, next_observation, terminated, truncated = collector.step(actor)
-        writer.add(action, reward, next_observation, terminated, truncated)
-        if terminated or truncated:
-            episodes.append(writer.close())
-            writer = EpisodeWriter(collector.observation, collector.episodes - 1)
-    if len(writer):
-        episodes.append(writer.close())
-    return episodes
+    return replay_collection(run.folder, run.env, run.recipe, run.resets, n_steps, progress)
 
 
 def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
