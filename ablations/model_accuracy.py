@@ -39,6 +39,7 @@ from benchmark.data.transitions import SegmentBatch, Transitions
 from benchmark.hyperparams import resolve
 from benchmark.profiles import get_profile
 from benchmark.provenance import environment
+from benchmark.seeding import RunSeeds
 from benchmark.simulator import Simulator
 from benchmark.tasks import parse_task
 from benchmark.termination import alive_mask, is_terminal
@@ -96,19 +97,20 @@ def measure(spec: AccuracySpec, report: Report = lambda phase: None) -> dict:
     code_and_machine = environment(device)
     task, profile = parse_task(spec.task), get_profile(spec.profile)
     dataset = load_dataset(task, DataSpec(spec.source))
+    seeds = RunSeeds.spawn(spec.seed)
     train, held = dataset.transitions.split_episodes(HELD_OUT_FRACTION, spec.seed)
     diffusion, one_step = resolve(DIFFUSION_METHOD, spec.task).configs, resolve(ONE_STEP_METHOD, spec.task).configs
     normalizer = StateNormalizer.fit(train.observations)
-    wm, wm_artifact = world_model(train, diffusion["world_model"], profile.world_model_steps, spec.seed, device,
+    wm, wm_artifact = world_model(train, diffusion["world_model"], profile.world_model_steps, seeds.artifacts, device,
                                   Path(spec.cache), report("world model"))
-    idm, idm_artifact = inverse_dynamics(train, normalizer, diffusion["idm"], profile.idm_steps, spec.seed, device,
+    idm, idm_artifact = inverse_dynamics(train, normalizer, diffusion["idm"], profile.idm_steps, seeds.artifacts, device,
                                          Path(spec.cache), report("inverse dynamics"))
-    model, model_artifact = one_step_model(train, one_step["world_model"], profile.one_step_model_steps, spec.seed,
+    model, model_artifact = one_step_model(train, one_step["world_model"], profile.one_step_model_steps, seeds.artifacts,
                                            device, Path(spec.cache), lambda s: is_terminal(task.env, s),
                                            report("one-step model"))
     trained_s = time.perf_counter() - started
     records = measure_models(Models(wm, idm, model, normalizer, diffusion["bank"].rtg), held, task.env,
-                             dataset.eval_env_id, spec.starts, spec.seed, device)
+                             dataset.eval_env_id, spec.starts, seeds.draws, device)
     return {
         "schema": 1,
         "run": asdict(spec) | {"held_out_fraction": HELD_OUT_FRACTION, "tolerance": TOLERANCE,

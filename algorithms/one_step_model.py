@@ -32,6 +32,14 @@ class OneStepModelConfig:
     batch_size: int = field(default=256, metadata=source("ours"))
     min_variance: float = field(default=1e-6, metadata=source("ours"))
     sample: bool = field(default=True, metadata=source("ours: draw from the predicted Gaussian, as MBPO/MOPO do"))
+    holdout_fraction: float = field(default=0.2, metadata=source(
+        "code: OfflineRL-Kit's dynamics ensemble (MOPO/MOBILE): min(20%, 1000) shuffled transitions held out"))
+    max_holdout: int = field(default=1000, metadata=source("code: OfflineRL-Kit"))
+    validate_every: int = field(default=1000, metadata=source(
+        "ours: OfflineRL-Kit validates once per epoch (N / 256 steps, ~4k on 1M rows); a finer check stops sooner"))
+    patience: int = field(default=5, metadata=source(
+        "code: OfflineRL-Kit: stop after 5 validations without a 1% improvement of any member"))
+    min_improvement: float = field(default=0.01, metadata=source("code: OfflineRL-Kit (1%)"))
 
     def __post_init__(self):
         if not 1 <= self.elites <= self.ensemble_size:
@@ -87,6 +95,13 @@ class OneStepModel(nn.Module):
         """Gaussian negative log-likelihood per dimension, averaged over members and samples."""
         mean, variance = self(states, actions)
         return F.gaussian_nll_loss(mean, self.targets(states, next_states, rewards), variance, full=True)
+
+    @torch.no_grad()
+    def holdout_mse(self, states, actions, next_states, rewards) -> torch.Tensor:
+        """[E] mean squared error of each member's mean on z-scored targets (what OfflineRL-Kit validates)."""
+        members = self.config.ensemble_size
+        mean, _ = self(states.expand(members, -1, -1), actions.expand(members, -1, -1))
+        return (mean - self.targets(states, next_states, rewards)).pow(2).mean(dim=(1, 2))
 
     def update(self, states, actions, next_states, rewards) -> dict[str, float]:
         """Each argument [E, B, ...]: every member on its own batch."""

@@ -1,8 +1,8 @@
 """World models behind one interface, and the diffusion world model DWM and DAWM share.
 
-The diffusion world model generates x = (r_t, s_{t+1}, r_{t+1}, ..., s_{t+T-1}) given s_t, a_t and a
-return-to-go: future states and rewards only, never future actions. Rows of x are [s_{t+h}, r_{t+h}]; row 0's
-state is s_t, fixed (inpainted) at every denoising step, and the last row's reward is not modelled.
+The diffusion world model generates x = (r_t, s_{t+1}, r_{t+1}, ..., s_{t+T-1}, r_{t+T-1}) given s_t, a_t and
+a return-to-go, as DWM does: future states and rewards only, never future actions. Rows of x are
+[s_{t+h}, r_{t+h}]; row 0's state is s_t, fixed (inpainted) at every denoising step; every reward is modelled.
 """
 
 from __future__ import annotations
@@ -57,12 +57,12 @@ class DiffusionWorldModelConfig:
 
 @dataclass(frozen=True)
 class WindowBatch:
-    """Training windows in raw units: T states from s_t, the T-1 rewards between them, a_t and the RTG."""
+    """Training windows in raw units: T states from s_t, the T rewards r_t..r_{t+T-1}, a_t and the RTG."""
 
     states: torch.Tensor  # [B, T, obs]
-    rewards: torch.Tensor  # [B, T - 1]
+    rewards: torch.Tensor  # [B, T]
     state_weight: torch.Tensor  # [B, T] 1 where the state is known (real, or exact absorbing padding)
-    reward_weight: torch.Tensor  # [B, T - 1]
+    reward_weight: torch.Tensor  # [B, T]
     actions: torch.Tensor  # [B, act] a_t
     rtg: torch.Tensor  # [B], already divided by the environment's return scale
 
@@ -85,14 +85,14 @@ class DiffusionWorldModel(DiffusionModel):
         self.register_buffer("reward_stats", torch.tensor([reward_mean, reward_std], dtype=torch.float32))
 
     def _encode(self, states: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
-        """states [B, T, obs], rewards [B, T - 1] -> x [B, T, obs + 1], normalised; the last reward is 0."""
+        """states [B, T, obs], rewards [B, T] -> x [B, T, obs + 1], normalised."""
         mean, std = self.reward_stats
-        rewards = torch.cat([(rewards - mean) / std, torch.zeros_like(rewards[:, :1])], dim=1)
-        return torch.cat([(states - self.state_mean) / self.state_std, rewards[..., None]], dim=-1)
+        return torch.cat([(states - self.state_mean) / self.state_std, ((rewards - mean) / std)[..., None]], dim=-1)
 
     def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, T, obs + 1] -> states [B, T, obs], rewards [B, T], raw units."""
         mean, std = self.reward_stats
-        return x[..., : self.obs_dim] * self.state_std + self.state_mean, x[:, :-1, self.obs_dim] * std + mean
+        return x[..., : self.obs_dim] * self.state_std + self.state_mean, x[..., self.obs_dim] * std + mean
 
     def _fixed(self, batch: int, device: torch.device) -> torch.Tensor:
         fixed = torch.zeros(batch, self.config.sequence_length, self.obs_dim + 1, dtype=torch.bool, device=device)
@@ -102,8 +102,7 @@ class DiffusionWorldModel(DiffusionModel):
     def loss(self, batch: WindowBatch) -> torch.Tensor:
         x0 = self._encode(batch.states, batch.rewards)
         weight = torch.cat([batch.state_weight[..., None].expand(-1, -1, self.obs_dim),
-                            torch.cat([batch.reward_weight, torch.zeros_like(batch.reward_weight[:, :1])],
-                                      dim=1)[..., None]], dim=-1)
+                            batch.reward_weight[..., None]], dim=-1)
         drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout
         condition = {"action": batch.actions, "rtg": batch.rtg}
         return self.diffusion.training_loss(self.denoiser, x0, condition, self._fixed(len(x0), x0.device), weight,

@@ -30,7 +30,11 @@ from benchmark.results import write_json_atomic
 DEFAULT_CACHE = Path(".cache")
 # Part of the world model's cache key. 2: every field of a training batch comes from the same rows (version 1
 # drew rows per field, so actions, rewards and RTGs were unrelated to the states; its models ignored them).
-WORLD_MODEL_TRAINER = 2
+# 3: the last row's reward r_{t+T-1} is modelled (DWM's x), no longer an unconstrained entry left to drift.
+WORLD_MODEL_TRAINER = 3
+# Part of the one-step model's cache key. 2: a real hold-out split with early stopping (1 validated on 1% of its
+# own training data and trained for the full budget).
+ONE_STEP_TRAINER = 2
 Report = Callable[[int, int], None]  # (step, total)
 
 
@@ -68,8 +72,8 @@ def conditioning_rtg(data: Transitions, config: DiffusionWorldModelConfig) -> np
     if config.rtg_to_episode_end:
         rtg = data.returns_to_go(config.rtg_discount)
     else:
-        rewards = data.segments(config.max_horizon).gather(np.arange(data.size)).rewards
-        rtg = (rewards * config.rtg_discount ** np.arange(config.max_horizon)).sum(1)
+        rewards = data.segments(config.sequence_length).gather(np.arange(data.size)).rewards
+        rtg = (rewards * config.rtg_discount ** np.arange(config.sequence_length)).sum(1)
     return rtg / config.rtg_scale
 
 
@@ -82,14 +86,16 @@ def artifact_summary(artifact: Artifact) -> dict:
 
 def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device) -> WindowBatch:
     """Every window of the data as one WindowBatch on the device (sampled by index while training)."""
-    segments = data.segments(config.max_horizon).gather(np.arange(data.size))
-    known_state = np.concatenate([np.ones_like(segments.real[:, :1]), segments.real | segments.absorbing], axis=1)
-    reward_known = segments.real | segments.absorbing
+    T = config.sequence_length
+    segments = data.segments(T).gather(np.arange(data.size))  # T transitions: states s_t..s_{t+T}, T rewards
+    known = segments.real | segments.absorbing  # [N, T]
+    known_state = np.concatenate([np.ones_like(known[:, :1]), known[:, : T - 1]], axis=1)
+    reward_known = known
 
     def tensor(x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
 
-    return WindowBatch(tensor(segments.observations), tensor(segments.rewards), tensor(known_state),
+    return WindowBatch(tensor(segments.observations[:, :T]), tensor(segments.rewards), tensor(known_state),
                        tensor(reward_known), tensor(data.actions), tensor(conditioning_rtg(data, config)))
 
 
@@ -224,34 +230,60 @@ def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: 
 def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, seed: int, device: torch.device,
                    cache: Path, is_terminal: Termination | None = None, report: Report | None = None,
                    ) -> tuple[OneStepModel, Artifact]:
-    """Every member trains on its own random batches; the elites are the members with the lowest NLL on a
-    fixed random 1% of the data (the same for all members)."""
-    inputs = np.concatenate([data.observations, data.actions], axis=1)
-    deltas = np.concatenate([data.next_observations - data.observations, data.rewards[:, None]], axis=1)
+    """Trained as MOPO's and MBPO's dynamics models are: min(20%, 1000) shuffled transitions are held out and
+    never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain), and
+    training stops after `patience` validations without one (or at `steps`). The elites are the members with
+    the lowest hold-out error."""
+    order = np.random.default_rng(seed).permutation(data.size)
+    n_holdout = max(1, min(int(config.holdout_fraction * data.size), config.max_holdout))
+    holdout, train_rows = order[:n_holdout], order[n_holdout:]
+    inputs = np.concatenate([data.observations[train_rows], data.actions[train_rows]], axis=1)
+    deltas = np.concatenate([data.next_observations[train_rows] - data.observations[train_rows],
+                             data.rewards[train_rows, None]], axis=1)
     stats = ((inputs.mean(0), inputs.std(0) + 1e-3), (deltas.mean(0), deltas.std(0) + 1e-3))
+    key = content_key(kind="one_step_model", config=dataclasses.asdict(config), steps=steps, seed=seed,
+                      data=data.checksum(), trainer=ONE_STEP_TRAINER)
 
     def build() -> OneStepModel:
         return OneStepModel(config, data.obs_dim, data.act_dim, *stats, is_terminal).to(device)
 
-    tensors = [torch.as_tensor(x, device=device) for x in (data.observations, data.actions, data.next_observations,
-                                                             data.rewards)]
+    def tensors(rows: np.ndarray) -> list[torch.Tensor]:
+        return [torch.as_tensor(x[rows], device=device) for x in (data.observations, data.actions,
+                                                                    data.next_observations, data.rewards)]
 
-    def batches():
-        members = config.ensemble_size
+    def train_model():
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            model, fitted, held = build(), tensors(train_rows), tensors(holdout)
+            generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
+            best = model.holdout_mse(*held)
+            best_state = {name: value.clone() for name, value in model.state_dict().items()}
+            stale, step = 0, 0
+            while step < steps and stale < config.patience:
+                step += 1
+                rows = torch.randint(0, len(train_rows), (config.ensemble_size, config.batch_size), device=device,
+                                     generator=generator)
+                loss = model.update(*(t[rows] for t in fitted))["nll"]
+                if step % config.validate_every == 0 or step == steps:
+                    error = model.holdout_mse(*held)
+                    improved = (best - error) / best > config.min_improvement  # [E]
+                    for name, value in model.state_dict().items():
+                        if name.endswith(("weight", "bias")):  # ensemble parameters [E, ...]: per member
+                            best_state[name][improved] = value[improved]
+                    best = torch.where(improved, error, best)
+                    stale = 0 if improved.any() else stale + 1
+                    losses.append([step, loss, best.min().item()])
+                    if report is not None:
+                        report(step, steps)
+            model.load_state_dict(best_state)
+            model.elite_members = best.argsort()[: config.elites]
+            meta = {"key": key, "config": dataclasses.asdict(config), "steps": step, "max_steps": steps, "seed": seed,
+                    "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
+                    "holdout_transitions": n_holdout, "holdout_mse": best.tolist(),
+                    "stopped_early": step < steps, "loss_curve": losses}
+            return model.state_dict(), meta
 
-        def next_batch(generator):
-            rows = torch.randint(0, data.size, (members, config.batch_size), device=device, generator=generator)
-            return tuple(t[rows] for t in tensors)
-        return next_batch
-
-    model, artifact = _trained("one_step_model", "one_step_models", config, data, steps, seed, device, cache, build,
-                               batches, "nll", report)
-    holdout = torch.as_tensor(np.random.default_rng(seed).permutation(data.size)[: max(1, data.size // 100)],
-                              device=device)
-    with torch.no_grad():
-        held = [t[holdout].expand(config.ensemble_size, *t[holdout].shape) for t in tensors]
-        mean, variance = model(held[0], held[1])
-        nll = torch.nn.functional.gaussian_nll_loss(mean, model.targets(held[0], held[2], held[3]), variance,
-                                                    reduction="none").mean(dim=(1, 2))
-    model.elite_members = nll.argsort()[: config.elites]
-    return model, artifact
+    artifact = _cached(Path(cache) / "one_step_models" / key, train_model)
+    model = build()
+    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
+    return model.eval(), artifact

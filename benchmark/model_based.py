@@ -20,20 +20,35 @@ SYNTHESIS_BATCH = 65_536
 
 
 class BankRolloutSource:
-    """Diffusion-MVE's rollouts: the bank's rollout of each sampled dataset row, one per row, on the device."""
+    """Diffusion-MVE's rollouts: for each sampled dataset row, one of the bank's S rollouts of that row, drawn
+    afresh for every batch.
+
+    DWM samples a new rollout per critic batch; drawing among S stored samples per row keeps the model's noise
+    in the targets (each stored sample is reused about batches x batch size / (S N) times instead of S times
+    that with one sample per row).
+    """
 
     def __init__(self, rollouts: Rollouts, data: Transitions, env: str, normalizer: StateNormalizer,
-                 reward_scale: float, device: torch.device):
-        if len(rollouts.rows) != data.size or not np.array_equal(rollouts.rows, np.arange(data.size)):
-            raise ValueError("Diffusion-MVE needs exactly one bank rollout per dataset row")
-        states = torch.as_tensor(rollouts.states, device=device)  # [N, H, obs] raw
-        self.alive = alive_mask(env, states, torch.as_tensor(data.terminals, device=device))  # [N, H + 1]
+                 reward_scale: float, device: torch.device, generator: torch.Generator):
+        self.samples_per_row = int(rollouts.samples.max()) + 1
+        if len(rollouts.rows) != self.samples_per_row * data.size:
+            raise ValueError("Diffusion-MVE needs whole passes of the bank: every dataset row the same number of times")
+        index = np.full((self.samples_per_row, data.size), -1, dtype=np.int64)
+        index[rollouts.samples, rollouts.rows] = np.arange(len(rollouts.rows))
+        self.index = torch.as_tensor(index, device=device)  # [S, N] -> rollout
+        states = torch.as_tensor(rollouts.states, device=device)  # [S N, H, obs] raw
+        terminals = torch.as_tensor(data.terminals[rollouts.rows], device=device)
+        self.alive = alive_mask(env, states, terminals)  # [S N, H + 1]
         self.states = normalizer(states)
         self.rewards = torch.as_tensor(rollouts.rewards, device=device) * reward_scale
+        self.generator = generator
 
     def __call__(self, batch: Batch, horizon: int) -> Rollout:
-        rows = batch.rows
-        return Rollout(self.states[rows, :horizon], self.rewards[rows, :horizon], self.alive[rows, : horizon + 1])
+        sample = torch.randint(0, self.samples_per_row, batch.rows.shape, device=batch.rows.device,
+                               generator=self.generator)
+        chosen = self.index[sample, batch.rows]  # [B]
+        return Rollout(self.states[chosen, :horizon], self.rewards[chosen, :horizon],
+                       self.alive[chosen, : horizon + 1])
 
 
 class ModelRolloutSource:

@@ -18,6 +18,7 @@ class PaperColumn:
     source: str
     scores: dict[str, float]  # task -> score x100
     average: float  # the 9-task average as printed (the mean of the rounded cells can differ in the last digit)
+    protocol: str  # how the published number was obtained: steps, seeds, selection, simulator, data
 
 
 def _dwm(values: tuple[float, ...]) -> dict[str, float]:
@@ -26,24 +27,34 @@ def _dwm(values: tuple[float, ...]) -> dict[str, float]:
 
 DWM_T62 = "DWM thesis Table 6.2 (arXiv v4 Table 5.1)"
 CORL = "CORL README, last score over 4 seeds"
+D4RL_V2 = "D4RL v2 datasets, gym v3 MuJoCo (mujoco-py)"
+DWM_PROTOCOL = ("best over a sweep of H in {1, 3, 5, 7} x 3 evaluation RTGs (DWM Table 6.7) per task; "
+                "world model T=8 trained 2M steps; 5e5 agent steps, batch 128; 5 seeds x 10 episodes; " + D4RL_V2)
+ONE_STEP_PROTOCOL = ("best over a sweep of H in 1..5 per task; one-step model trained 1M steps; 2e5 agent steps; "
+                     "5 seeds x 10 episodes; " + D4RL_V2)
+DD_PROTOCOL = ("DWM's re-run of DD: T=32, K=5 / N=3, IDM 2x1024 trained 2M steps, best over DWM's RTG sweep; "
+               "5 seeds x 10 episodes; " + D4RL_V2)
+CORL_PROTOCOL = "last evaluation after 1M steps, mean over 4 seeds x 10 episodes; " + D4RL_V2
 
 PAPER: dict[str, PaperColumn] = {
-    "onestep-td3bc": PaperColumn(DWM_T62, _dwm((.39, .39, .44, .26, .23, .43, .31, .60, .27)), 36.8),
-    "onestep-iql": PaperColumn(DWM_T62, _dwm((.45, .52, .44, .25, .24, .42, .39, .57, .61)), 43.2),
+    "onestep-td3bc": PaperColumn(DWM_T62, _dwm((.39, .39, .44, .26, .23, .43, .31, .60, .27)), 36.8,
+                                 ONE_STEP_PROTOCOL),
+    "onestep-iql": PaperColumn(DWM_T62, _dwm((.45, .52, .44, .25, .24, .42, .39, .57, .61)), 43.2,
+                               ONE_STEP_PROTOCOL),
     "dd": PaperColumn("DWM thesis Table 6.3 (DWM's re-run of DD)", _dwm((.49, .67, .49, .66, .44, .38, 1.06, .99, .91)),
-                      67.7),
-    "dwm-td3bc": PaperColumn(DWM_T62, _dwm((.65, .70, .46, .53, .46, .43, 1.03, 1.10, .75)), 67.9),
-    "dwm-iql": PaperColumn(DWM_T62, _dwm((.54, .76, .44, .61, .35, .41, .90, 1.04, .71)), 64.1),
+                      67.7, DD_PROTOCOL),
+    "dwm-td3bc": PaperColumn(DWM_T62, _dwm((.65, .70, .46, .53, .46, .43, 1.03, 1.10, .75)), 67.9, DWM_PROTOCOL),
+    "dwm-iql": PaperColumn(DWM_T62, _dwm((.54, .76, .44, .61, .35, .41, .90, 1.04, .71)), 64.1, DWM_PROTOCOL),
     "td3bc": PaperColumn(CORL, {
         "halfcheetah-medium-v2": 48.10, "halfcheetah-medium-replay-v2": 44.84, "halfcheetah-medium-expert-v2": 90.78,
         "hopper-medium-v2": 60.37, "hopper-medium-replay-v2": 64.42, "hopper-medium-expert-v2": 101.17,
         "walker2d-medium-v2": 82.71, "walker2d-medium-replay-v2": 85.62, "walker2d-medium-expert-v2": 110.03},
-        76.45),
+        76.45, CORL_PROTOCOL),
     "iql": PaperColumn(CORL, {
         "halfcheetah-medium-v2": 48.31, "halfcheetah-medium-replay-v2": 44.46, "halfcheetah-medium-expert-v2": 94.74,
         "hopper-medium-v2": 67.53, "hopper-medium-replay-v2": 97.43, "hopper-medium-expert-v2": 107.42,
         "walker2d-medium-v2": 80.91, "walker2d-medium-replay-v2": 82.15, "walker2d-medium-expert-v2": 111.72},
-        81.63),
+        81.63, CORL_PROTOCOL),
 }
 
 DAWM_CLAIMS = {

@@ -32,6 +32,7 @@ from benchmark.model_based import (BankRolloutSource, ModelRolloutSource, n_roll
                                    synthetic_transitions)
 from benchmark.profiles import Profile
 from benchmark.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollouts
+from benchmark.seeding import RunSeeds
 from benchmark.termination import is_terminal
 
 AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL,
@@ -42,7 +43,7 @@ Report = Callable[[int, int], None]
 @dataclass
 class Context:
     env: str
-    seed: int
+    seeds: RunSeeds
     profile: Profile
     steps: int  # the agent's gradient steps
     resolved: ResolvedConfig
@@ -115,9 +116,9 @@ def _timed(setup: Setup, phase: str, work: Callable[[], Any]) -> Any:
 def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
     configs = ctx.resolved.configs
     model, artifact = _timed(setup, "world_model", lambda: world_model(
-        ctx.data, configs["world_model"], ctx.profile.world_model_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.data, configs["world_model"], ctx.profile.world_model_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("world model")))
-    spec = BankSpec(artifact.sha256, configs["world_model"].sampler, configs["bank"].rtg, ctx.seed,
+    spec = BankSpec(artifact.sha256, configs["world_model"].sampler, configs["bank"].rtg, ctx.seeds.rollouts,
                     ctx.data.checksum(), configs["world_model"].max_horizon, min(CHUNK_ROLLOUTS, ctx.data.size))
     bank = RolloutBank(ctx.cache, spec, ctx.data)
     _timed(setup, "rollouts", lambda: bank.ensure(model, n_rollouts, ctx.device, ctx.report("rollouts")))
@@ -128,10 +129,22 @@ def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
 
 def dwm(ctx: Context) -> Setup:
     real, setup = agent_data(ctx), _empty_setup(None)
-    rollouts = _rollouts(ctx, ctx.data.size, setup)
-    source = BankRolloutSource(rollouts, ctx.data, ctx.env, real.normalizer, real.reward_scale, ctx.device)
-    _with_agent(ctx, real, real.buffer, setup, source)
+    rollouts = _rollouts(ctx, ctx.profile.bank_samples_per_row * ctx.data.size, setup)
+    source = BankRolloutSource(rollouts, ctx.data, ctx.env, real.normalizer, real.reward_scale, ctx.device,
+                               torch.Generator(ctx.device).manual_seed(ctx.seeds.draws))
+    agent = _with_agent(ctx, real, real.buffer, setup, source)
+    _checkpoint_with_draws(setup, agent, source.generator)
     return setup
+
+
+def _checkpoint_with_draws(setup: Setup, agent: Any, generator: torch.Generator) -> None:
+    """Checkpoints hold the rollout-draw generator too, so a resumed run draws what an uninterrupted one would."""
+    def load_state(state: dict) -> None:
+        agent.load_state_dict(state["agent"])
+        generator.set_state(state["rollouts"])
+
+    setup.state = lambda: {"agent": agent.state_dict(), "rollouts": generator.get_state()}
+    setup.load_state = load_state
 
 
 def dawm(ctx: Context) -> Setup:
@@ -140,12 +153,12 @@ def dawm(ctx: Context) -> Setup:
     rollouts = _rollouts(ctx, n_rollouts_for(augmentation.synthetic_volume, ctx.data.size, augmentation.horizon),
                          setup)
     idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
-        ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
+        ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
     setup.artifacts["inverse_dynamics"] = artifact_summary(artifact)
     synthetic = _timed(setup, "synthesis", lambda: synthetic_transitions(
         rollouts, ctx.data, ctx.env, idm, real.normalizer, augmentation.horizon, augmentation.synthetic_volume,
-        ctx.seed, ctx.device))
+        ctx.seeds.synthesis, ctx.device))
     setup.artifacts["synthetic"] = {"transitions": synthetic.size, "terminals": int(synthetic.terminals.sum()),
                                     "checksum": synthetic.checksum()}
     sampler = MixedSampler(real.buffer, synthetic_buffer(synthetic, real.normalizer, real.reward_scale, ctx.device),
@@ -157,20 +170,14 @@ def dawm(ctx: Context) -> Setup:
 def one_step(ctx: Context) -> Setup:
     real, setup = agent_data(ctx), _empty_setup(None)
     model, artifact = _timed(setup, "world_model", lambda: one_step_model(
-        ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seed, ctx.device,
+        ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seeds.artifacts, ctx.device,
         ctx.cache, lambda states: is_terminal(ctx.env, states), ctx.report("world model")))
     setup.artifacts["world_model"] = artifact_summary(artifact)
     source = ModelRolloutSource(model, real.normalizer, real.reward_scale,
-                                torch.Generator(ctx.device).manual_seed(ctx.seed))
+                                torch.Generator(ctx.device).manual_seed(ctx.seeds.draws))
     agent = _with_agent(ctx, real, real.buffer, setup, source)
     source.policy = agent.act
-
-    def load_state(state: dict) -> None:
-        agent.load_state_dict(state["agent"])
-        source.generator.set_state(state["rollouts"])
-
-    setup.state = lambda: {"agent": agent.state_dict(), "rollouts": source.generator.get_state()}
-    setup.load_state = load_state
+    _checkpoint_with_draws(setup, agent, source.generator)
     return setup
 
 
@@ -179,13 +186,13 @@ def decision_diffuser_policy(ctx: Context) -> Setup:
     normalizer = StateNormalizer.fit(data.observations)  # the IDM's inputs
     setup = _empty_setup(normalizer)
     model, artifact = _timed(setup, "diffuser", lambda: decision_diffuser(
-        data, configs["diffuser"], ctx.profile.world_model_steps, ctx.seed, ctx.device, ctx.cache,
+        data, configs["diffuser"], ctx.profile.world_model_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("diffuser")))
     idm, idm_artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
-        data, normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seed, ctx.device, ctx.cache,
+        data, normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
     setup.artifacts |= {"diffuser": artifact_summary(artifact), "inverse_dynamics": artifact_summary(idm_artifact)}
-    policy = DDPolicy(model, idm, normalizer, torch.Generator(ctx.device).manual_seed(ctx.seed))
+    policy = DDPolicy(model, idm, normalizer, torch.Generator(ctx.device).manual_seed(ctx.seeds.draws))
     setup.act = policy
 
     def inference() -> dict:

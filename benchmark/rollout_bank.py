@@ -1,9 +1,14 @@
 """World-model rollouts from the dataset's (s_t, a_t), generated once and shared by DWM, DAWM and the ablations.
 
 DWM's and DAWM's rollouts depend on the data and a fixed return-to-go, never on the policy. A bank is keyed
-by the content hash of (world-model checkpoint, sampler settings, RTG, seed, dataset checksum); rollout j
-starts from dataset row j mod N. Rollouts are generated in fixed chunks, each with its own seed, so a bank
-grows on demand, an interrupted generation resumes, and concurrent runs split the chunks between them.
+by the content hash of (world-model checkpoint, sampler settings, RTG, seed, dataset checksum, layout).
+
+Layout: rollouts come in passes over the data. Pass p visits every dataset row once, in the order of a
+permutation seeded by (seed, p), so rollout j starts at row perm_{j // N}[j mod N] and is that row's sample
+number j // N. Any prefix of the bank is then a uniform draw of start rows without replacement (wrapping
+into a fresh pass only beyond N): DAWM reads the first n rollouts; DWM reads whole passes, S samples of every
+row. Rollouts are generated in fixed chunks, each with its own seed, so a bank grows on demand, an
+interrupted generation resumes, and concurrent runs split the chunks between them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from benchmark.results import write_json_atomic
 
 CHUNK_ROLLOUTS = 65_536
 GENERATION_BATCH = 4096
+# Part of every bank's key. 2: seeded permutation passes (1 started rollout j at row j mod N, so a prefix
+# covered only the data's first rows); sampler steps ending at the lowest noise level.
+BANK_LAYOUT = 2
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class BankSpec:
     data_checksum: str
     horizon: int  # steps stored per rollout: the model's maximum; consumers read prefixes
     chunk: int
+    layout: int = BANK_LAYOUT
 
     @property
     def key(self) -> str:
@@ -44,9 +53,21 @@ class BankSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def start_rows(seed: int, n_rows: int, rollouts: range) -> tuple[np.ndarray, np.ndarray]:
+    """(start row, sample number) of each rollout index: pass p = j // N is a permutation seeded by (seed, p)."""
+    index = np.asarray(rollouts, dtype=np.int64)
+    passes = index // n_rows
+    rows = np.empty_like(index)
+    for p in np.unique(passes):
+        at = passes == p
+        rows[at] = np.random.default_rng([seed, int(p)]).permutation(n_rows)[index[at] % n_rows]
+    return rows, passes
+
+
 @dataclass(frozen=True)
 class Rollouts:
     rows: np.ndarray  # [n] dataset row each rollout starts from
+    samples: np.ndarray  # [n] which sample of its row a rollout is: 0 for a row's first, 1 for its second, ...
     states: np.ndarray  # [n, H, obs] s_{t+1..t+H}, raw units
     rewards: np.ndarray  # [n, H] r_t..r_{t+H-1}
 
@@ -92,8 +113,9 @@ class RolloutBank:
 
     def _generate(self, model: DiffusionWorldModel, chunk: int, device: torch.device) -> None:
         spec, data = self.spec, self.data
-        generator = torch.Generator(device).manual_seed(spec.seed * 1_000_003 + chunk)
-        rows = np.arange(chunk * spec.chunk, (chunk + 1) * spec.chunk) % data.size
+        chunk_seed = np.random.SeedSequence([spec.seed, chunk]).generate_state(1, np.uint64)[0] >> np.uint64(1)
+        generator = torch.Generator(device).manual_seed(int(chunk_seed))
+        rows, _ = start_rows(spec.seed, data.size, range(chunk * spec.chunk, (chunk + 1) * spec.chunk))
         states, rewards = [], []
         for start in range(0, len(rows), GENERATION_BATCH):
             batch = rows[start: start + GENERATION_BATCH]
@@ -111,4 +133,5 @@ class RolloutBank:
         parts = [np.load(self._chunk_path(c)) for c in self._chunks(n_rollouts)]
         states = np.concatenate([p["states"] for p in parts])[:n_rollouts]
         rewards = np.concatenate([p["rewards"] for p in parts])[:n_rollouts]
-        return Rollouts(np.arange(n_rollouts) % self.data.size, states, rewards)
+        rows, samples = start_rows(self.spec.seed, self.data.size, range(n_rollouts))
+        return Rollouts(rows, samples, states, rewards)

@@ -22,6 +22,7 @@ from benchmark.profiles import get_profile
 from benchmark.provenance import environment
 from benchmark.results import write_json_atomic
 from benchmark.runspec import RunSpec
+from benchmark.seeding import RunSeeds
 from benchmark.tasks import parse_task
 
 Progress = Callable[[str, int, int, "float | None"], None]  # (phase, step, total steps, latest score)
@@ -39,7 +40,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     torch.set_num_threads(spec.threads)
     device = torch.device(spec.device)
     code_and_machine = environment(device)  # the code this process loaded, not what the checkout holds later
-    seed_everything(spec.seed)
+    run_seeds = RunSeeds.spawn(spec.seed)
+    seed_everything(run_seeds.init)
     task, method = parse_task(spec.task), get_method(spec.method)
     profile = dataclasses.replace(get_profile(spec.profile), **dict(spec.budget))
     resolved = resolve(spec.method, spec.task).with_overrides(spec.overrides, f"ablation: {spec.variant}")
@@ -51,10 +53,10 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     def report(phase: str):
         return None if progress is None else lambda step, total: progress(phase, step, total, None)
 
-    context = Context(task.env, spec.seed, profile, total_steps, resolved, data, device, Path(spec.cache), report)
+    context = Context(task.env, run_seeds, profile, total_steps, resolved, data, device, Path(spec.cache), report)
     setup = PIPELINES[method.pipeline](context)
     timings |= setup.timings | {"train": 0.0, "eval": 0.0}
-    generator = torch.Generator(device).manual_seed(spec.seed)
+    generator = torch.Generator(device).manual_seed(run_seeds.data)
     seeds = eval_seeds(spec.seed, profile.eval_episodes)
 
     def evaluate_at(step: int, train_log: dict) -> dict:

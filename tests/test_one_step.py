@@ -71,3 +71,33 @@ def test_one_step_mve_with_h1_equals_the_td_target():
     source.policy = agent.act
     assert agent.critic_target_values(batch).tolist() == pytest.approx(
         reference.critic_target_values(batch).tolist())
+
+
+def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, monkeypatch):
+    """MOPO/MBPO's protocol: min(20%, 1000) shuffled transitions held out; best weights per member; early stop."""
+    import numpy as np
+
+    from benchmark.artifacts import one_step_model
+    from tests.test_world_model import episode_data
+
+    data = episode_data(n=300)
+    trained_on = []
+    update = OneStepModel.update
+
+    def recording_update(self, states, actions, next_states, rewards):
+        trained_on.append(states.reshape(-1, states.shape[-1]).clone())
+        return update(self, states, actions, next_states, rewards)
+
+    monkeypatch.setattr(OneStepModel, "update", recording_update)
+    config = OneStepModelConfig(hidden=(8,), batch_size=16, validate_every=5, patience=2, lr=1e-3)
+    model, artifact = one_step_model(data, config, steps=100_000, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    meta = artifact.meta
+    assert meta["holdout_transitions"] == 60  # 20% of 300, under the cap of 1000
+    holdout = np.random.default_rng(0).permutation(300)[:60]
+    seen = torch.cat(trained_on).numpy()
+    held_states = data.observations[holdout]
+    assert not (seen[:, None, :] == held_states[None]).all(-1).any()  # no hold-out row in any training batch
+    assert meta["stopped_early"] and meta["steps"] < 100_000 and len(trained_on) == meta["steps"]
+    held = [torch.as_tensor(x[holdout]) for x in (data.observations, data.actions, data.next_observations,
+                                                  data.rewards)]
+    assert model.holdout_mse(*held).tolist() == pytest.approx(meta["holdout_mse"])  # the best weights were kept

@@ -67,3 +67,12 @@ def test_relative_improvement_and_missing_message(runs, tmp_path):
     assert improvements["DAWM-IQL vs DWM-IQL"] == "–"
     assert "missing: 62 of 81 cells" in render_table2(runs)  # 9 + 9 + 1 of 81 run
     assert "No result files" in render_table2(load_results(tmp_path / "nothing"))
+
+
+def test_every_paper_column_states_its_protocol_under_the_table(runs):
+    text = render_table2(runs)
+    footnotes = text[text.index("Published columns"):]
+    assert "DWM-TD3BC: DWM thesis Table 6.2 (arXiv v4 Table 5.1): best over a sweep of H in {1, 3, 5, 7}" in footnotes
+    assert "TD3+BC: CORL README, last score over 4 seeds: last evaluation after 1M steps" in footnotes
+    assert "DAWM-TD3BC: DAWM publishes no per-task values" in footnotes
+    assert "never a best-of-sweep" in footnotes

@@ -6,11 +6,11 @@ import torch
 
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
 from algorithms.world_model import DiffusionWorldModelConfig
-from benchmark.artifacts import idm_contexts, world_model, world_model_batches
+from benchmark.artifacts import idm_contexts, window_batches, world_model, world_model_batches
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
 from benchmark.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
-from benchmark.rollout_bank import BankSpec, RolloutBank, Rollouts
+from benchmark.rollout_bank import BankSpec, RolloutBank, Rollouts, start_rows
 
 CONFIG = DiffusionWorldModelConfig(width=16)
 
@@ -57,6 +57,26 @@ def test_world_model_batches_take_every_field_from_the_same_rows():
     assert np.allclose(batch.rtg.numpy(), rtg, rtol=1e-6)
 
 
+def test_every_reward_of_the_window_is_modelled_including_the_last(tmp_path):
+    """DWM's x = (r_t, s_{t+1}, ..., s_{t+T-1}, r_{t+T-1}): T rewards. The last one used to be neither modelled nor
+    inpainted, an unconstrained entry that drifted through the sampler."""
+    data = episode_data(n=40, terminal_every=10)
+    windows = window_batches(data, CONFIG, torch.device("cpu"))
+    assert windows.rewards.shape == (40, 8) and windows.reward_weight.shape == (40, 8)
+    assert windows.rewards[0, 7] == data.rewards[7] and windows.reward_weight[0, 7] == 1  # r_{t+7}, same episode
+    assert windows.reward_weight[5, 4] == 1 and windows.rewards[5, 5] == 0  # past the terminal at row 9: absorbing
+    model, _ = world_model(data, CONFIG, steps=1, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    batch = windows.select(torch.arange(8))
+    changed = windows.select(torch.arange(8))
+    changed.rewards[:, -1] += 5.0
+
+    def loss(b):
+        torch.manual_seed(0)
+        return model.loss(b).item()
+
+    assert loss(changed) > loss(batch)
+
+
 def test_bank_is_deterministic_and_reused(tmp_path):
     data = episode_data()
     model, artifact = world_model(data, CONFIG, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)
@@ -64,7 +84,8 @@ def test_bank_is_deterministic_and_reused(tmp_path):
     bank = RolloutBank(tmp_path, spec, data)
     bank.ensure(model, 40, torch.device("cpu"))
     first = bank.load(40)
-    assert first.states.shape == (40, 7, 11) and first.rows.tolist() == list(range(40))
+    assert first.states.shape == (40, 7, 11) and sorted(first.rows.tolist()) == list(range(40))
+    assert first.rows.tolist() != list(range(40)) and first.samples.tolist() == [0] * 40
     stamps = {p: p.stat().st_mtime_ns for p in bank.folder.glob("chunk_*.npz")}
     assert len(stamps) == 3  # ceil(40 / 16)
     bank.ensure(model, 40, torch.device("cpu"))
@@ -75,8 +96,23 @@ def test_bank_is_deterministic_and_reused(tmp_path):
     bank.ensure(model, 50, torch.device("cpu"))  # grows by one chunk
     assert len(list(bank.folder.glob("chunk_*.npz"))) == 4
     grown = bank.load(50)
-    assert grown.rows.tolist()[40:] == list(range(10))  # rollout j starts at row j mod N
-    assert np.array_equal(grown.states[:40], first.states)
+    assert np.array_equal(grown.rows[:40], first.rows) and np.array_equal(grown.states[:40], first.states)
+    assert len(set(grown.rows[40:].tolist())) == 10 and grown.samples[40:].tolist() == [1] * 10  # a second pass
+
+
+def test_start_rows_are_a_uniform_draw_without_replacement():
+    """DAWM-T (1x volume, H=7) on data made of two halves (say medium, then expert) starts from both in proportion;
+    before, rollout j started at row j mod N, so 1/7 of the rows (all of the first half) were ever used."""
+    n_rows = 14_000
+    n_rollouts = n_rollouts_for(1.0, n_rows, 7)  # 2000
+    rows, samples = start_rows(seed=3, n_rows=n_rows, rollouts=range(n_rollouts))
+    assert len(set(rows.tolist())) == n_rollouts and not samples.any()
+    assert abs((rows >= n_rows // 2).mean() - 0.5) < 0.04
+    # DAWM (8x): more rollouts than rows wrap into fresh permutations, every row once per pass
+    rows, samples = start_rows(seed=3, n_rows=n_rows, rollouts=range(n_rollouts_for(8.0, n_rows, 7)))
+    assert sorted(rows[:n_rows].tolist()) == list(range(n_rows)) and samples[n_rows:].tolist() == [1] * (16_000 - 14_000)
+    assert len(set(rows[n_rows:].tolist())) == 2000 and not np.array_equal(rows[n_rows:], rows[:2000])
+    assert np.array_equal(start_rows(3, n_rows, range(14_100, 14_200))[0], rows[14_100:14_200])  # any chunk alone
 
 
 def test_inverse_dynamics_likelihood_by_hand():
@@ -100,7 +136,7 @@ def test_synthetic_transitions_real_first_action_idm_after_and_cut_at_terminals(
     states = np.full((4, 3, 11), 0.0, np.float32)
     states[..., 0] = 1.25
     states[1, 1, 0] = 0.1  # rollout 1 falls at s_{t+2}
-    rollouts = Rollouts(np.arange(4), states, np.ones((4, 3), np.float32))
+    rollouts = Rollouts(np.arange(4), np.zeros(4, np.int64), states, np.ones((4, 3), np.float32))
     idm = InverseDynamics(InverseDynamicsConfig(history=1, hidden=()), 11, 3)
     with torch.no_grad():
         idm.net[0].weight.zero_()
@@ -116,18 +152,28 @@ def test_synthetic_transitions_real_first_action_idm_after_and_cut_at_terminals(
     assert n_rollouts_for(8.0, 1000, 7) == 1143
 
 
-def test_bank_source_serves_one_rollout_per_row():
+def test_bank_source_draws_one_of_the_rows_samples_per_batch():
     data = episode_data(n=6, terminal_every=3)
-    states = np.zeros((6, 2, 11), np.float32)
+    rows, samples = start_rows(0, 6, range(12))  # two passes: two samples of every row
+    states = np.zeros((12, 2, 11), np.float32)
     states[..., 0] = 1.25  # healthy
-    rollouts = Rollouts(np.arange(6), states, np.ones((6, 2), np.float32))
-    source = BankRolloutSource(rollouts, data, "hopper", StateNormalizer.identity(11), 2.0, torch.device("cpu"))
+    states[:, :, 10] = (10 * rows + samples)[:, None]  # tag each rollout with (row, sample), a healthy value
+    rewards = np.ones((12, 2), np.float32)
+    source = BankRolloutSource(Rollouts(rows, samples, states, rewards), data, "hopper", StateNormalizer.identity(11),
+                               2.0, torch.device("cpu"), torch.Generator().manual_seed(0))
     from algorithms.buffer import ReplayBuffer
-    batch = ReplayBuffer(data.observations, data.actions, data.rewards, data.next_observations, data.terminals,
-                         "cpu").sample(4, torch.Generator().manual_seed(0))
-    rollout = source(batch, 1)
-    assert rollout.rewards.shape == (4, 1) and torch.all(rollout.rewards == 2.0)
-    assert rollout.alive[:, 1].tolist() == (1 - batch.dones).tolist()
+    buffer = ReplayBuffer(data.observations, data.actions, data.rewards, data.next_observations, data.terminals, "cpu")
+    seen = {}
+    for _ in range(50):
+        batch = buffer.sample(4, torch.Generator().manual_seed(1))  # the same rows every batch
+        rollout = source(batch, 1)
+        assert rollout.rewards.shape == (4, 1) and torch.all(rollout.rewards == 2.0)
+        assert rollout.alive[:, 1].tolist() == (1 - batch.dones).tolist()
+        tags = rollout.states[:, 0, 10].long()
+        assert (tags // 10).tolist() == batch.rows.tolist()  # always a rollout of the sampled row
+        for row, tag in zip(batch.rows.tolist(), tags.tolist()):
+            seen.setdefault(row, set()).add(tag % 10)
+    assert all(drawn == {0, 1} for drawn in seen.values())  # both samples of each row get drawn
     with pytest.raises(ValueError):
-        BankRolloutSource(Rollouts(np.arange(5), rollouts.states[:5], rollouts.rewards[:5]), data, "hopper",
-                          StateNormalizer.identity(11), 1.0, torch.device("cpu"))
+        BankRolloutSource(Rollouts(rows[:5], samples[:5], states[:5], rewards[:5]), data, "hopper",
+                          StateNormalizer.identity(11), 1.0, torch.device("cpu"), torch.Generator())
