@@ -13,6 +13,7 @@ from algorithms.buffer import Batch
 from algorithms.networks import DeterministicActor, GaussianActor, TwinQ, ValueNet, soft_update
 
 CORL = "code: CORL algorithms/offline/iql.py + configs/offline/iql"
+CORL_MAX_TIMESTEPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class IQLConfig:
     exp_adv_max: float = field(default=100.0, metadata=source(CORL))
     deterministic_actor: bool = field(default=False, metadata=source(CORL))
     actor_lr: float = field(default=3e-4, metadata=source(CORL))
+    # CORL anneals the actor's lr with a cosine over `max_timesteps`, its run length (1M). We keep the rule,
+    # over our run's agent steps, so every profile ends at lr 0 as CORL's runs do; with `False` the actor
+    # would stop at 1/10 (quick) of the way down CORL's 1M-step curve, a schedule no paper ran.
+    anneal_actor_lr_over_run: bool = field(default=True, metadata=source(
+        CORL + ": CosineAnnealingLR(actor, max_timesteps), max_timesteps = the run's steps"))
     critic_lr: float = field(default=3e-4, metadata=source(CORL))
     value_lr: float = field(default=3e-4, metadata=source(CORL))
     hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(CORL))
@@ -53,7 +59,8 @@ class IQL(StateDictMixin):
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
-        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_optimizer, total_steps)
+        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.actor_optimizer, total_steps if config.anneal_actor_lr_over_run else CORL_MAX_TIMESTEPS)
         self.step = 0
 
     def value_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,6 +51,7 @@ class Context:
     device: torch.device
     cache: Path
     report: Callable[[str], Report | None]  # phase name -> (step, total) callback
+    reward_windows: str = "episodes"  # where IQL's reward scale finds returns (normalization.reward_scale)
 
 
 @dataclass
@@ -79,7 +80,7 @@ def agent_data(ctx: Context) -> AgentData:
     config, data = ctx.resolved.agent, ctx.data
     normalizer = (StateNormalizer.fit(data.observations) if config.normalize_states
                   else StateNormalizer.identity(data.obs_dim))
-    scale = reward_scale(data) if config.normalize_reward else 1.0
+    scale = reward_scale(data, ctx.reward_windows) if config.normalize_reward else 1.0
     buffer = ReplayBuffer(normalizer(data.observations), data.actions, data.rewards * scale,
                           normalizer(data.next_observations), data.terminals, ctx.device)
     return AgentData(normalizer, scale, buffer)

@@ -53,7 +53,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     def report(phase: str):
         return None if progress is None else lambda step, total: progress(phase, step, total, None)
 
-    context = Context(task.env, run_seeds, profile, total_steps, resolved, data, device, Path(spec.cache), report)
+    context = Context(task.env, run_seeds, profile, total_steps, resolved, data, device, Path(spec.cache), report,
+                      dataset.reward_windows)
     setup = PIPELINES[method.pipeline](context)
     timings |= setup.timings | {"train": 0.0, "eval": 0.0}
     generator = torch.Generator(device).manual_seed(run_seeds.data)

@@ -90,11 +90,32 @@ def _write_hdf5(path, n=6, obs_dim=11, act_dim=3, next_obs=True, **override):
     return path
 
 
-def test_hdf5_with_next_observations_keeps_every_row(tmp_path):
-    t = read_d4rl_hdf5(_write_hdf5(tmp_path / "a.hdf5"), 11, 3)
-    assert t.size == 6 and t.terminals.tolist() == [0, 1, 0, 0, 0, 0]
-    assert t.timeouts.tolist() == [0, 0, 0, 1, 0, 0]
-    np.testing.assert_array_equal(t.next_observations, t.observations + 0.5)
+def test_hdf5_rows_and_statistics_equal_corls(tmp_path, monkeypatch):
+    """CORL trains on d4rl.qlearning_dataset: timeout rows and the file's last row dropped, s' = the next row."""
+    from benchmark.data.normalization import StateNormalizer, reward_scale
+
+    n = 13
+    terminals, timeouts = np.zeros(n), np.zeros(n)
+    terminals[2], timeouts[[6, 9]] = 1, 1
+    path = _write_hdf5(tmp_path / "a.hdf5", n=n, rewards=np.arange(1.0, n + 1), terminals=terminals, timeouts=timeouts)
+    t = read_d4rl_hdf5(path, 11, 3)
+    kept = [0, 1, 2, 3, 4, 5, 7, 8, 10, 11]
+    obs = np.arange(n * 11, dtype=np.float64).reshape(n, 11)
+    assert t.rewards.tolist() == [r + 1 for r in kept]
+    assert t.terminals.tolist() == [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert t.timeouts.tolist() == [0, 0, 0, 0, 0, 1, 0, 1, 0, 1]  # rows 5, 8 and 11 end where a row was dropped
+    np.testing.assert_array_equal(t.next_observations[[0, 3, 5, 9]], obs[[1, 4, 6, 12]])  # the next row
+    np.testing.assert_array_equal(t.next_observations[2], obs[2] + 0.5)  # a terminal's own s' from the file
+    normalizer = StateNormalizer.fit(t.observations)  # CORL's compute_mean_std on the same rows
+    np.testing.assert_allclose(normalizer.mean, obs[kept].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(normalizer.std, obs[kept].std(0) + 1e-3, rtol=1e-6)
+
+    # CORL's return_reward_range with max_episode_steps = 3 on rewards 1 2 3 | 4 5 6 | 8 9 11 | 12: windows end at
+    # the terminal (row 2) or every 3 kept rows, the trailing unterminated one (12) is ignored: 6, 15, 28
+    monkeypatch.setattr("benchmark.data.normalization.MAX_EPISODE_STEPS", 3)
+    assert reward_scale(t, "corl") == pytest.approx(3 / (28 - 6))
+    # true episodes: [0 1 2] terminal, [3 4 5] at the time limit, [7 8] and [10 11] cut: returns 6 and 15
+    assert reward_scale(t, "episodes") == pytest.approx(3 / (15 - 6))
 
 
 def test_hdf5_without_next_observations_drops_timeout_rows(tmp_path):

@@ -1,8 +1,10 @@
 """D4RL v2 hdf5 files read with h5py: no d4rl package, no mujoco-py.
 
-If the file has ``next_observations`` (the v2 locomotion files do), every row is a transition. If not,
-s' is the next row, and the last row of each timed-out episode is dropped, as d4rl.qlearning_dataset
-does, because its next state is not in the file.
+The rows are those of d4rl.qlearning_dataset, which CORL trains on: every row marked as a timeout is dropped,
+and so is the file's last row; s' is the next row's observation. The row before a dropped timeout becomes
+the (timed-out) end of its episode. Where the file has ``next_observations``, a terminal row takes its s'
+from there (qlearning_dataset's next row would be the next episode's start; no TD target reads it, but
+the world models' absorbing states do).
 """
 
 from __future__ import annotations
@@ -53,16 +55,19 @@ def read_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> Transitions:
         timeouts = file["timeouts"][()].reshape(-1).astype(bool)
         next_observations = file["next_observations"][()] if "next_observations" in file else None
     n = len(observations)
-    if next_observations is None:
-        keep = ~timeouts
-        keep[-1] = False
-        next_observations = np.roll(observations, -1, axis=0)
-        # A kept row followed by a dropped timeout row is the new end of its episode.
-        ends_after_drop = np.zeros(n, dtype=bool)
-        ends_after_drop[:-1] = keep[:-1] & ~keep[1:] & ~terminals[:-1]
-        timeouts = ends_after_drop
-        observations, actions, rewards = observations[keep], actions[keep], rewards[keep]
-        next_observations, terminals, timeouts = next_observations[keep], terminals[keep], timeouts[keep]
+    keep = ~timeouts
+    keep[-1] = False
+    if not keep.any():
+        raise Hdf5FormatError(f"{path}: no transition left once timeouts and the last row are dropped")
+    following = np.roll(observations, -1, axis=0)
+    if next_observations is not None:
+        following[terminals] = next_observations[terminals]
+    next_observations = following
+    # A kept row followed by a dropped row (a timeout, or the file's end) ends its episode, cut.
+    ends_after_drop = np.zeros(n, dtype=bool)
+    ends_after_drop[:-1] = keep[:-1] & ~keep[1:] & ~terminals[:-1]
+    observations, actions, rewards = observations[keep], actions[keep], rewards[keep]
+    next_observations, terminals, timeouts = next_observations[keep], terminals[keep], ends_after_drop[keep]
     return Transitions(
         observations=observations.astype(np.float32), actions=actions.astype(np.float32),
         rewards=rewards.astype(np.float32), next_observations=next_observations.astype(np.float32),

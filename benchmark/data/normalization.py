@@ -12,7 +12,9 @@ from benchmark.data.transitions import Transitions
 
 @dataclass(frozen=True)
 class StateNormalizer:
-    """z-score of states with CORL's rule: std + eps, eps = 1e-3."""
+    """z-score of states, as CORL's compute_mean_std: the mean and (population) std + 1e-3 of the dataset's
+    observations. On D4RL files the rows are qlearning_dataset's (benchmark/data/d4rl_hdf5.py), so the
+    statistics equal CORL's exactly."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -41,10 +43,34 @@ class StateNormalizer:
         return asdict(self)
 
 
-def reward_scale(transitions: Transitions) -> float:
-    """CORL's IQL reward normalisation: 1000 / (max - min) of the dataset's episode returns."""
-    returns = transitions.episode_returns()
-    spread = float(returns.max() - returns.min())
-    if spread <= 0:
-        raise ValueError("reward normalisation needs episodes with different returns")
-    return 1000.0 / spread
+MAX_EPISODE_STEPS = 1000  # the locomotion tasks' time limit, CORL's max_episode_steps
+
+
+def reward_scale(transitions: Transitions, windows: str = "episodes") -> float:
+    """IQL's reward normalisation (CORL's modify_reward): rewards x 1000 / (max - min) of the data's returns.
+
+    windows="corl": CORL's return_reward_range over the rows qlearning_dataset keeps: a window ends at a
+    terminal or after 1000 rows, and the trailing unterminated window is ignored. Because qlearning_dataset
+    drops every timeout row, a 1000-step episode keeps 999 rows and its window runs into the next episode;
+    we reproduce that on D4RL files so the scale equals CORL's.
+    windows="episodes": episodic data (Minari, local) has true boundaries; returns of complete episodes only
+    (ended by a terminal or the time limit), leaving out episodes cut by the end of the data or a resumed
+    collection.
+    """
+    if windows == "corl":
+        returns, running, length = [], 0.0, 0
+        for reward, terminal in zip(transitions.rewards.astype(np.float64), transitions.terminals):
+            running, length = running + reward, length + 1
+            if terminal or length == MAX_EPISODE_STEPS:
+                returns.append(running)
+                running, length = 0.0, 0
+        returns = np.asarray(returns)
+    elif windows == "episodes":
+        starts, ends = transitions.episode_bounds()
+        complete = transitions.terminals[ends - 1] | (ends - starts >= MAX_EPISODE_STEPS)
+        returns = transitions.episode_returns()[complete]
+    else:
+        raise ValueError(f"windows must be 'corl' or 'episodes', got {windows!r}")
+    if len(returns) < 2 or returns.max() <= returns.min():
+        raise ValueError("reward normalisation needs complete episodes with different returns")
+    return MAX_EPISODE_STEPS / float(returns.max() - returns.min())

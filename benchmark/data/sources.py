@@ -42,6 +42,11 @@ class Dataset:
     eval_env_id: str  # the gymnasium env the policy is evaluated in
     checksum: str
 
+    @property
+    def reward_windows(self) -> str:
+        """How IQL's reward scale finds returns (normalization.reward_scale): CORL's rule on D4RL's files."""
+        return "corl" if self.source == "d4rl-hdf5" else "episodes"
+
 
 def how_to_get(task: Task) -> str:
     env, ds = task.env, task.dataset
