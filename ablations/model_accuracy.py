@@ -101,12 +101,13 @@ def measure(spec: AccuracySpec, report: Report = lambda phase: None) -> dict:
     train, held = dataset.transitions.split_episodes(HELD_OUT_FRACTION, spec.seed)
     diffusion, one_step = resolve(DIFFUSION_METHOD, spec.task).configs, resolve(ONE_STEP_METHOD, spec.task).configs
     normalizer = StateNormalizer.fit(train.observations)
-    wm, wm_artifact = world_model(train, diffusion["world_model"], profile.world_model_steps, seeds.artifacts, device,
-                                  Path(spec.cache), report("world model"))
-    idm, idm_artifact = inverse_dynamics(train, normalizer, diffusion["idm"], profile.idm_steps, seeds.artifacts, device,
-                                         Path(spec.cache), report("inverse dynamics"))
-    model, model_artifact = one_step_model(train, one_step["world_model"], profile.one_step_model_steps, seeds.artifacts,
-                                           device, Path(spec.cache), lambda s: is_terminal(task.env, s),
+    cache = Path(spec.cache)
+    wm, wm_artifact = world_model(train, diffusion["world_model"], profile.world_model_steps, seeds.artifacts,
+                                  device, cache, report("world model"))
+    idm, idm_artifact = inverse_dynamics(train, normalizer, diffusion["idm"], profile.idm_steps, seeds.artifacts,
+                                         device, cache, report("inverse dynamics"))
+    model, model_artifact = one_step_model(train, one_step["world_model"], profile.one_step_model_steps,
+                                           seeds.artifacts, device, cache, lambda s: is_terminal(task.env, s),
                                            report("one-step model"))
     trained_s = time.perf_counter() - started
     records = measure_models(Models(wm, idm, model, normalizer, diffusion["bank"].rtg), held, task.env,

@@ -16,6 +16,7 @@ from algorithms.agent import source
 from algorithms.diffusion.conditioning import ConditionedDenoiser
 from algorithms.diffusion.gaussian import SamplerSettings
 from algorithms.diffusion.model import DiffusionModel
+from algorithms.diffusion.normalizer import make_normalizer
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
 
 DWM_DD = "paper: DWM sec. 6.8.2 (its DD re-run)"
@@ -30,6 +31,8 @@ class DecisionDiffuserConfig:
         DWM_DD + ", N=3; temperature 0.5 and guidance 1.2 from " + DD_CODE))
     width: int = field(default=32, metadata=source("ours: DWM gives no width; as our world model"))
     width_mults: tuple[int, ...] = field(default=(1, 2, 4), metadata=source("ours: as our world model"))
+    normalizer: str = field(default="cdf", metadata=source(DD_CODE + " (CDFNormalizer)"))
+    clip_denoised: bool = field(default=True, metadata=source(DD_CODE + " (clip_denoised=True)"))
     predict_epsilon: bool = field(default=False, metadata=source(
         "ours: x0 with K=5 steps, as the world model (see its field); the official preset predicts epsilon"))
     condition_dropout: float = field(default=0.25, metadata=source(DD_CODE))
@@ -41,6 +44,12 @@ class DecisionDiffuserConfig:
     batch_size: int = field(default=32, metadata=source(DD_CODE))
     ema_decay: float = field(default=0.995, metadata=source(DD_CODE))
     ema_every: int = field(default=10, metadata=source(DD_CODE))
+    ema_start: int = field(default=2000, metadata=source(
+        "code: decision-diffuser utils/training.py (step_start_ema: the EMA copies the model until step 2000)"))
+    gradient_accumulation: int = field(default=1, metadata=source("ours: DWM's re-run gives none"))
+    rtg_embedding_mult: int = field(default=4, metadata=source(
+        "code: decision-diffuser models/temporal.py (returns_mlp: dim -> 4 dim -> dim)"))
+    step_offset: int = field(default=0, metadata=source("ours: steps 1..K, as our world model"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class DDOfficialConfig(DecisionDiffuserConfig):
     width_mults: tuple[int, ...] = field(default=(1, 4, 8), metadata=source(DD_CODE + " (dim_mults)"))
     test_return: float = field(default=0.9, metadata=source(DD_CODE + " (test_ret, hopper)"))
     predict_epsilon: bool = field(default=True, metadata=source(DD_CODE))
+    gradient_accumulation: int = field(default=2, metadata=source(DD_CODE + " (gradient_accumulate_every)"))
+    step_offset: int = field(default=-1, metadata=source(
+        "code: decision-diffuser models/diffusion.py (the network sees t = 199..0 for our steps 200..1)"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,12 @@ class DDInverseDynamicsConfig(InverseDynamicsConfig):
 class DDOfficialInverseDynamicsConfig(DDInverseDynamicsConfig):
     hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(DD_CODE + " (hidden_dim)"))
     dropout: float = field(default=0.0, metadata=source(DD_CODE))
+    squash: bool = field(default=False, metadata=source(
+        "code: decision-diffuser models/diffusion.py (inv_model: Linear-ReLU-Linear-ReLU-Linear, no tanh)"))
+    action_normalizer: str | None = field(default="cdf", metadata=source(
+        "code: decision-diffuser datasets/sequence.py (actions CDF-normalised; the IDM regresses them)"))
+    state_inputs: str = field(default="plan", metadata=source(
+        "code: decision-diffuser (the IDM reads the diffused, CDF-normalised s_t and s_t+1)"))
 
 
 @dataclass(frozen=True)
@@ -77,13 +95,13 @@ class PlanBatch:
 
 
 class DecisionDiffuser(DiffusionModel):
-    def __init__(self, config: DecisionDiffuserConfig, obs_dim: int, state_mean: torch.Tensor,
-                 state_std: torch.Tensor):
-        super().__init__(ConditionedDenoiser(obs_dim, None, config.width, config.width_mults), config.diffusion_steps,
-                         config.predict_epsilon, config.lr, config.ema_decay, config.ema_every)
+    """`observations` [N, obs] are the data's states the per-dimension normaliser is fitted to."""
+
+    def __init__(self, config: DecisionDiffuserConfig, obs_dim: int, observations):
+        super().__init__(ConditionedDenoiser(obs_dim, None, config.width, config.width_mults,
+                                             config.rtg_embedding_mult),
+                         make_normalizer(config.normalizer, observations), config)
         self.config, self.obs_dim = config, obs_dim
-        self.register_buffer("state_mean", torch.as_tensor(state_mean, dtype=torch.float32))
-        self.register_buffer("state_std", torch.as_tensor(state_std, dtype=torch.float32))
 
     def _fixed(self, batch: int, device: torch.device) -> torch.Tensor:
         fixed = torch.zeros(batch, self.config.horizon, self.obs_dim, dtype=torch.bool, device=device)
@@ -91,7 +109,7 @@ class DecisionDiffuser(DiffusionModel):
         return fixed
 
     def loss(self, batch: PlanBatch) -> torch.Tensor:
-        x0 = (batch.states - self.state_mean) / self.state_std
+        x0 = self.normalizer(batch.states)
         drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout
         weight = batch.weight[..., None].expand_as(x0)
         return self.diffusion.training_loss(self.denoiser, x0, {"rtg": batch.rtg}, self._fixed(len(x0), x0.device),
@@ -101,11 +119,11 @@ class DecisionDiffuser(DiffusionModel):
     def plan(self, states: torch.Tensor, rtg: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """states [E, obs] raw -> plans [E, H, obs] raw, the first state equal to `states`."""
         values = torch.zeros(len(states), self.config.horizon, self.obs_dim, device=states.device)
-        values[:, 0] = (states - self.state_mean) / self.state_std
+        values[:, 0] = self.normalizer(states)
         rtg_values = torch.full((len(states),), rtg, device=states.device)
         x = self.diffusion.sample(self.ema, values, self._fixed(len(states), states.device), {"rtg": rtg_values},
                                   self.config.sampler, generator)
-        plans = x * self.state_std + self.state_mean
+        plans = self.normalizer.invert(x)
         plans[:, 0] = states  # exact, not through the normalisation round trip
         return plans
 

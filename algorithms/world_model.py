@@ -16,6 +16,7 @@ from algorithms.agent import source
 from algorithms.diffusion.conditioning import ConditionedDenoiser
 from algorithms.diffusion.gaussian import SamplerSettings
 from algorithms.diffusion.model import DiffusionModel
+from algorithms.diffusion.normalizer import make_normalizer
 
 DWM = "paper: DWM (Ding et al. 2024) App. D"
 
@@ -31,10 +32,14 @@ class WorldModel(Protocol):
 class DiffusionWorldModelConfig:
     sequence_length: int = field(default=8, metadata=source(DWM + " (T=8; H=7 rollouts)"))
     diffusion_steps: int = field(default=5, metadata=source(DWM + " (K=5)"))
+    normalizer: str = field(default="cdf", metadata=source(
+        "code: decision-diffuser and diffuser (CDFNormalizer), which DWM builds on; DWM's SynthER baseline names it"))
+    clip_denoised: bool = field(default=True, metadata=source("code: decision-diffuser (clip_denoised=True)"))
     predict_epsilon: bool = field(default=False, metadata=source(
-        "ours: predict x0, as Diffuser does. With K=5 the cosine schedule's last step keeps alpha-bar ~ 1e-4, and "
-        "an epsilon-prediction turned into x0 there is amplified ~100x: on hopper-medium our samples were "
-        "garbage (42 data stds of one-step error, 99% unhealthy states) vs 0.47 stds and none with x0"))
+        "ours: predict x0. Decided under the z-score normaliser without clipping: with K=5 the cosine schedule's "
+        "last step keeps alpha-bar ~ 1e-4, and an epsilon-prediction turned into x0 there is amplified ~100x "
+        "(hopper-medium: 42 data stds of one-step error, 99% unhealthy states, vs 0.47 stds and none with x0). "
+        "To be re-measured with the CDF normaliser and clipping (issue 13)"))
     width: int = field(default=32, metadata=source("ours: DWM names no width; Diffuser's default U-Net dim"))
     width_mults: tuple[int, ...] = field(default=(1, 2, 4), metadata=source(
         "ours: three resolutions fit T=8 (8 -> 4 -> 2)"))
@@ -48,7 +53,14 @@ class DiffusionWorldModelConfig:
     batch_size: int = field(default=64, metadata=source(DWM))
     ema_decay: float = field(default=0.995, metadata=source(DWM))
     ema_every: int = field(default=10, metadata=source(DWM))
+    ema_start: int = field(default=0, metadata=source("ours: DWM names none (Diffuser's trainer starts at 2000)"))
+    gradient_accumulation: int = field(default=1, metadata=source(DWM + " (batch 64)"))
+    step_offset: int = field(default=0, metadata=source("ours: steps 1..K reach the network as they are"))
     sampler: SamplerSettings = field(default_factory=SamplerSettings, metadata=source(DWM + " (N=3, alpha=0.5)"))
+
+    def __post_init__(self):
+        if self.clip_denoised and self.normalizer != "cdf":
+            raise ValueError("clip_denoised clamps x0 to [-1, 1], the range of the cdf normalizer only")
 
     @property
     def max_horizon(self) -> int:
@@ -72,27 +84,24 @@ class WindowBatch:
 
 
 class DiffusionWorldModel(DiffusionModel):
-    """p(r_t, s_{t+1}, ..., s_{t+T-1} | s_t, a_t, RTG): trained on windows, sampled with the EMA weights."""
+    """p(r_t, s_{t+1}, ..., s_{t+T-1}, r_{t+T-1} | s_t, a_t, RTG): trained on windows, sampled with the EMA weights.
 
-    def __init__(self, config: DiffusionWorldModelConfig, obs_dim: int, act_dim: int, state_mean: torch.Tensor,
-                 state_std: torch.Tensor, reward_mean: float, reward_std: float):
+    `rows` [N, obs + 1] are the data's (s, r) pairs the per-dimension normaliser is fitted to.
+    """
+
+    def __init__(self, config: DiffusionWorldModelConfig, obs_dim: int, act_dim: int, rows):
         super().__init__(ConditionedDenoiser(obs_dim + 1, act_dim, config.width, config.width_mults),
-                         config.diffusion_steps, config.predict_epsilon, config.lr, config.ema_decay,
-                         config.ema_every)
+                         make_normalizer(config.normalizer, rows), config)
         self.config, self.obs_dim, self.act_dim = config, obs_dim, act_dim
-        self.register_buffer("state_mean", torch.as_tensor(state_mean, dtype=torch.float32))
-        self.register_buffer("state_std", torch.as_tensor(state_std, dtype=torch.float32))
-        self.register_buffer("reward_stats", torch.tensor([reward_mean, reward_std], dtype=torch.float32))
 
     def _encode(self, states: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """states [B, T, obs], rewards [B, T] -> x [B, T, obs + 1], normalised."""
-        mean, std = self.reward_stats
-        return torch.cat([(states - self.state_mean) / self.state_std, ((rewards - mean) / std)[..., None]], dim=-1)
+        return self.normalizer(torch.cat([states, rewards[..., None]], dim=-1))
 
     def _decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T, obs + 1] -> states [B, T, obs], rewards [B, T], raw units."""
-        mean, std = self.reward_stats
-        return x[..., : self.obs_dim] * self.state_std + self.state_mean, x[..., self.obs_dim] * std + mean
+        raw = self.normalizer.invert(x)
+        return raw[..., : self.obs_dim], raw[..., self.obs_dim]
 
     def _fixed(self, batch: int, device: torch.device) -> torch.Tensor:
         fixed = torch.zeros(batch, self.config.sequence_length, self.obs_dim + 1, dtype=torch.bool, device=device)
@@ -116,7 +125,7 @@ class DiffusionWorldModel(DiffusionModel):
                              f"{self.config.sequence_length}, got {horizon}")
         batch, T = len(states), self.config.sequence_length
         values = torch.zeros(batch, T, self.obs_dim + 1, device=states.device)
-        values[:, 0, : self.obs_dim] = (states - self.state_mean) / self.state_std
+        values[:, 0] = self._encode(states[:, None], torch.zeros(batch, 1, device=states.device))[:, 0]
         rtg = torch.as_tensor(rtg, dtype=torch.float32, device=states.device).expand(batch)
         x = self.diffusion.sample(self.ema, values, self._fixed(batch, states.device),
                                   {"action": actions, "rtg": rtg}, self.config.sampler, generator)

@@ -31,6 +31,7 @@ DEFAULT_CACHE = Path(".cache")
 # Part of the world model's cache key. 2: every field of a training batch comes from the same rows (version 1
 # drew rows per field, so actions, rewards and RTGs were unrelated to the states; its models ignored them).
 # 3: the last row's reward r_{t+T-1} is modelled (DWM's x), no longer an unconstrained entry left to drift.
+# (The normaliser and clipping are config fields, so their changes change the key by themselves.)
 WORLD_MODEL_TRAINER = 3
 # Part of the one-step model's cache key. 2: a real hold-out split with early stopping (1 validated on 1% of its
 # own training data and trained for the full budget).
@@ -137,9 +138,8 @@ def _rows(data: Transitions, batch_size: int, generator: torch.Generator, device
 def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int, seed: int, device: torch.device,
                 cache: Path, report: Report | None = None) -> tuple[DiffusionWorldModel, Artifact]:
     def build() -> DiffusionWorldModel:
-        return DiffusionWorldModel(config, data.obs_dim, data.act_dim, data.observations.mean(0),
-                                   data.observations.std(0) + 1e-3, float(data.rewards.mean()),
-                                   float(data.rewards.std() + 1e-3)).to(device)
+        rows = np.concatenate([data.observations, data.rewards[:, None]], axis=1)
+        return DiffusionWorldModel(config, data.obs_dim, data.act_dim, rows).to(device)
 
     return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build,
                     lambda: world_model_batches(data, config, device), "loss", report, trainer=WORLD_MODEL_TRAINER)
@@ -149,7 +149,8 @@ def world_model_batches(data: Transitions, config: DiffusionWorldModelConfig, de
                         ) -> Callable[[torch.Generator], tuple[WindowBatch]]:
     """generator -> (a batch of windows at random rows,): the world model's update arguments."""
     windows = window_batches(data, config, device)
-    return lambda generator: (windows.select(_rows(data, config.batch_size, generator, device)),)
+    rows = config.batch_size * config.gradient_accumulation  # the micro-batches of one update
+    return lambda generator: (windows.select(_rows(data, rows, generator, device)),)
 
 
 def idm_contexts(states: torch.Tensor, history: int) -> torch.Tensor:
@@ -158,16 +159,28 @@ def idm_contexts(states: torch.Tensor, history: int) -> torch.Tensor:
     return states.unfold(1, history + 2, 1).permute(0, 1, 3, 2)
 
 
-def inverse_dynamics(data: Transitions, normalizer: StateNormalizer, config: InverseDynamicsConfig, steps: int,
-                     seed: int, device: torch.device, cache: Path, report: Report | None = None,
+def _normalizer_key(normalizer: StateNormalizer | torch.nn.Module) -> str:
+    """What identifies a state normaliser in a cache key: its statistics, or a digest of a module's buffers."""
+    if isinstance(normalizer, StateNormalizer):
+        return json.dumps(normalizer.to_dict())
+    digest = hashlib.sha256()
+    for buffer in normalizer.buffers():
+        digest.update(buffer.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def inverse_dynamics(data: Transitions, normalizer: StateNormalizer | torch.nn.Module, config: InverseDynamicsConfig,
+                     steps: int, seed: int, device: torch.device, cache: Path, report: Report | None = None,
                      ) -> tuple[InverseDynamics, Artifact]:
+    """`normalizer` maps raw states (tensors) to the IDM's inputs: the agent's z-score, or a plan model's own."""
     def build() -> InverseDynamics:
-        return InverseDynamics(config, data.obs_dim, data.act_dim).to(device)
+        return InverseDynamics(config, data.obs_dim, data.act_dim, actions=data.actions).to(device)
 
     def batches():
         history = data.observations[data.history_rows(config.history)]  # [N, m, obs]
         contexts = np.concatenate([history, data.observations[:, None], data.next_observations[:, None]], axis=1)
-        contexts = torch.as_tensor(normalizer(contexts), device=device)
+        with torch.no_grad():
+            contexts = normalizer(torch.as_tensor(contexts, device=device))
         actions = torch.as_tensor(data.actions, device=device)
 
         def next_batch(generator):
@@ -176,7 +189,7 @@ def inverse_dynamics(data: Transitions, normalizer: StateNormalizer, config: Inv
         return next_batch
 
     return _trained("inverse_dynamics", "inverse_dynamics", config, data, steps, seed, device, cache, build, batches,
-                    config.objective, report, normalizer=normalizer.to_dict())
+                    config.objective, report, normalizer=_normalizer_key(normalizer))
 
 
 class StateWindows:
@@ -210,8 +223,7 @@ def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: 
                       device: torch.device, cache: Path, report: Report | None = None,
                       ) -> tuple[DecisionDiffuser, Artifact]:
     def build() -> DecisionDiffuser:
-        return DecisionDiffuser(config, data.obs_dim, data.observations.mean(0),
-                                data.observations.std(0) + 1e-3).to(device)
+        return DecisionDiffuser(config, data.obs_dim, data.observations).to(device)
 
     def batches():
         windows = StateWindows(data, config.horizon, device)
@@ -219,7 +231,7 @@ def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: 
                               dtype=torch.float32, device=device)
 
         def next_batch(generator):
-            rows = _rows(data, config.batch_size, generator, device)
+            rows = _rows(data, config.batch_size * config.gradient_accumulation, generator, device)
             return (PlanBatch(*windows.gather(rows), rtg[rows]),)
         return next_batch
 

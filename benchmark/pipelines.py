@@ -171,8 +171,8 @@ def dawm(ctx: Context) -> Setup:
 def one_step(ctx: Context) -> Setup:
     real, setup = agent_data(ctx), _empty_setup(None)
     model, artifact = _timed(setup, "world_model", lambda: one_step_model(
-        ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seeds.artifacts, ctx.device,
-        ctx.cache, lambda states: is_terminal(ctx.env, states), ctx.report("world model")))
+        ctx.data, ctx.resolved.configs["world_model"], ctx.profile.one_step_model_steps, ctx.seeds.artifacts,
+        ctx.device, ctx.cache, lambda states: is_terminal(ctx.env, states), ctx.report("world model")))
     setup.artifacts["world_model"] = artifact_summary(artifact)
     source = ModelRolloutSource(model, real.normalizer, real.reward_scale,
                                 torch.Generator(ctx.device).manual_seed(ctx.seeds.draws))
@@ -184,11 +184,13 @@ def one_step(ctx: Context) -> Setup:
 
 def decision_diffuser_policy(ctx: Context) -> Setup:
     configs, data = ctx.resolved.configs, ctx.data
-    normalizer = StateNormalizer.fit(data.observations)  # the IDM's inputs
-    setup = _empty_setup(normalizer)
+    setup = _empty_setup(None)
     model, artifact = _timed(setup, "diffuser", lambda: decision_diffuser(
         data, configs["diffuser"], ctx.profile.world_model_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("diffuser")))
+    # the IDM's inputs: z-scored states, or the plan model's own normalised states (the official code)
+    normalizer = model.normalizer if configs["idm"].state_inputs == "plan" else StateNormalizer.fit(data.observations)
+    setup.normalizer = normalizer
     idm, idm_artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
         data, normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))

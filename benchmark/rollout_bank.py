@@ -113,8 +113,8 @@ class RolloutBank:
 
     def _generate(self, model: DiffusionWorldModel, chunk: int, device: torch.device) -> None:
         spec, data = self.spec, self.data
-        chunk_seed = np.random.SeedSequence([spec.seed, chunk]).generate_state(1, np.uint64)[0] >> np.uint64(1)
-        generator = torch.Generator(device).manual_seed(int(chunk_seed))
+        chunk_seed = int(np.random.SeedSequence([spec.seed, chunk]).generate_state(1)[0])
+        generator = torch.Generator(device).manual_seed(chunk_seed)
         rows, _ = start_rows(spec.seed, data.size, range(chunk * spec.chunk, (chunk + 1) * spec.chunk))
         states, rewards = [], []
         for start in range(0, len(rows), GENERATION_BATCH):

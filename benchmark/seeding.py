@@ -27,4 +27,4 @@ class RunSeeds:
     def spawn(cls, run_seed: int) -> RunSeeds:
         """Stream i is the i-th child of SeedSequence(run_seed); new streams are appended, never inserted."""
         children = np.random.SeedSequence(run_seed).spawn(len(fields(cls)))
-        return cls(*(int(child.generate_state(1, np.uint64)[0] >> np.uint64(1)) for child in children))
+        return cls(*(int(child.generate_state(1)[0]) for child in children))  # 32-bit: every library takes it

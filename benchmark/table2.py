@@ -107,7 +107,8 @@ def paper_footnotes() -> str:
     lines = ["Published columns (the value after ·), per column:"]
     for method in TABLE2_METHODS:
         paper = PAPER.get(method)
-        text = f"{paper.source}: {paper.protocol}" if paper else f"DAWM publishes no per-task values; {DAWM_CLAIMS[method]}"
+        text = (f"{paper.source}: {paper.protocol}" if paper
+                else f"DAWM publishes no per-task values; {DAWM_CLAIMS[method]}")
         lines.append(f"- {METHODS[method].label}: {text}.")
     lines.append("- Ours: one configuration per task (DWM-*: H=7 and the middle RTG of DWM's sweep; OneStep-*: H=2), "
                  "never a best-of-sweep; the final evaluation; the profile's steps; gymnasium v5 MuJoCo.")

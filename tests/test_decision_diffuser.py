@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from algorithms.decision_diffuser import (DDInverseDynamicsConfig, DDOfficialConfig, DDOfficialInverseDynamicsConfig,
-                                          DDPolicy, DecisionDiffuser, DecisionDiffuserConfig)
+                                          DDPolicy, DecisionDiffuser, DecisionDiffuserConfig, PlanBatch)
 from algorithms.inverse_dynamics import InverseDynamics
 from benchmark.artifacts import StateWindows
 from benchmark.data.normalization import StateNormalizer
@@ -16,7 +16,7 @@ CONFIG = DecisionDiffuserConfig(horizon=8, width=16)
 
 def model(config: DecisionDiffuserConfig = CONFIG, obs_dim: int = 11) -> DecisionDiffuser:
     torch.manual_seed(0)
-    return DecisionDiffuser(config, obs_dim, torch.zeros(obs_dim), torch.ones(obs_dim)).eval()
+    return DecisionDiffuser(config, obs_dim, np.random.default_rng(0).normal(size=(100, obs_dim))).eval()
 
 
 def test_first_plan_state_equals_the_observation():
@@ -68,8 +68,72 @@ def test_action_latency(benchmark, config, idm_config):
                     "run with --benchmark-enable to time it")
     torch.set_num_threads(1)
     dd = model(config, obs_dim=11)
-    idm = InverseDynamics(idm_config, 11, 3).eval()
+    idm = InverseDynamics(idm_config, 11, 3, actions=np.random.default_rng(0).uniform(-1, 1, (100, 3))).eval()
     policy = DDPolicy(dd, idm, StateNormalizer.identity(11), torch.Generator().manual_seed(0))
     observations = torch.randn(10, 11)
     actions = benchmark.pedantic(policy, args=(observations,), rounds=1 if official else 5)
     assert actions.shape == (10, 3)
+
+
+def test_dd_official_preset_has_the_official_codes_settings():
+    from algorithms.diffusion.normalizer import EmpiricalCDF
+
+    config = DDOfficialConfig()
+    assert (config.horizon, config.diffusion_steps, config.width, config.width_mults) == (100, 200, 128, (1, 4, 8))
+    assert config.predict_epsilon and config.clip_denoised and config.normalizer == "cdf"
+    assert (config.batch_size, config.gradient_accumulation, config.ema_start) == (32, 2, 2000)
+    dd = model(config, obs_dim=11)
+    assert isinstance(dd.normalizer, EmpiricalCDF) and dd.diffusion.clip_denoised and dd.diffusion.step_offset == -1
+    widths = [(layer.in_features, layer.out_features) for layer in dd.denoiser.rtg_encoder
+              if isinstance(layer, torch.nn.Linear)]
+    assert widths == [(1, 128), (128, 512), (512, 128)]  # the returns MLP: dim -> 4 dim -> dim
+
+
+def test_dd_official_network_sees_steps_199_to_0():
+    from algorithms.diffusion.gaussian import GaussianDiffusion, SamplerSettings
+
+    seen = []
+
+    def recording(x, steps, condition, drop):
+        seen.append(int(steps[0]))
+        return torch.zeros_like(x)
+
+    diffusion = GaussianDiffusion(200, predict_epsilon=True, clip_denoised=True, step_offset=-1)
+    diffusion.sample(recording, torch.zeros(1, 2, 1), torch.zeros(1, 2, 1, dtype=torch.bool), {},
+                     SamplerSettings(steps=200, guidance=1.0))
+    assert seen == list(range(199, -1, -1))
+
+
+def test_ema_copies_the_live_model_until_its_start_then_averages():
+    config = DecisionDiffuserConfig(horizon=4, width=8, ema_start=20, ema_every=10)
+    dd = DecisionDiffuser(config, 2, np.random.default_rng(0).normal(size=(50, 2)))
+    batch = PlanBatch(torch.randn(config.batch_size, 4, 2), torch.ones(config.batch_size, 4),
+                      torch.rand(config.batch_size))
+    for _ in range(10):
+        dd.update(batch)
+    assert all(torch.equal(e, p) for e, p in zip(dd.ema.parameters(), dd.denoiser.parameters()))  # copied at 10
+    for _ in range(20):
+        dd.update(batch)
+    assert not all(torch.equal(e, p) for e, p in zip(dd.ema.parameters(), dd.denoiser.parameters()))  # EMA at 20+
+
+
+def test_gradient_accumulation_takes_micro_batches_in_one_optimiser_step(monkeypatch):
+    config = DecisionDiffuserConfig(horizon=4, width=8, gradient_accumulation=2)
+    dd = DecisionDiffuser(config, 2, np.random.default_rng(0).normal(size=(50, 2)))
+    sizes, losses = [], iter([torch.tensor(2.0, requires_grad=True), torch.tensor(4.0, requires_grad=True)])
+    monkeypatch.setattr(dd, "loss", lambda b: (sizes.append(len(b.states)), next(losses))[1])
+    steps = []
+    monkeypatch.setattr(dd.optimizer, "step", lambda: steps.append(1))
+    out = dd.update(PlanBatch(torch.randn(64, 4, 2), torch.ones(64, 4), torch.rand(64)))
+    assert sizes == [32, 32] and steps == [1] and out["loss"] == pytest.approx(3.0)  # (2 + 4) / 2
+
+
+def test_dd_official_idm_is_a_plain_mlp_on_cdf_normalised_actions():
+    actions = np.random.default_rng(0).uniform(-0.5, 0.8, size=(200, 3))
+    idm = InverseDynamics(DDOfficialInverseDynamicsConfig(), 11, 3, actions=actions)
+    with torch.no_grad():
+        idm.net[-1].weight.zero_()
+        idm.net[-1].bias.fill_(3.0)  # a mean of 3: no tanh squashes it
+    assert torch.all(idm(torch.zeros(1, 2, 11))[0] == 3.0)
+    inferred = idm.infer(torch.zeros(1, 2, 11))  # normalised 3 -> clipped to the data's largest action
+    assert torch.allclose(inferred, torch.as_tensor(actions.max(0), dtype=torch.float32))

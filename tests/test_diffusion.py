@@ -125,3 +125,31 @@ def test_temporal_unet_keeps_the_shape():
     assert out.shape == (3, 8, 5)
     with pytest.raises(ValueError):
         net(torch.randn(3, 6, 5), torch.tensor([1, 2, 3]), torch.randn(3, 6))
+
+
+def test_empirical_cdf_normalizer_by_hand():
+    import numpy as np
+
+    from algorithms.diffusion.normalizer import EmpiricalCDF
+
+    # column 0: values 0, 1, 1, 3 -> knots 0, 1, 3 at cumulative 1/4, 3/4, 1; column 1: 5, 5, 7, 9 -> 1/2, 3/4, 1
+    normalizer = EmpiricalCDF(np.array([[0.0, 5], [1, 5], [1, 7], [3, 9]]))
+    x = torch.tensor([[0.0, 5], [1, 6], [2, 7], [3, 9], [-5, 100]])
+    expected = 2 * torch.tensor([[0.25, 0.5], [0.75, 0.625], [0.875, 0.75], [1, 1], [0.25, 1]]) - 1
+    assert torch.allclose(normalizer(x), expected)  # linear between knots; outside the data's range clipped
+    assert torch.allclose(normalizer.invert(normalizer(x[:4])), x[:4])
+    assert torch.allclose(normalizer.invert(torch.tensor([[-1.0, -1.0], [1.0, 1.0]])), torch.tensor([[0.0, 5], [3, 9]]))
+
+
+def test_clip_denoised_keeps_x0_estimates_within_the_normalised_range():
+    class FarAway:
+        def __call__(self, x, steps, condition, drop):
+            return torch.full_like(x, 5.0)  # an x0 prediction far outside [-1, 1]
+
+    settings = SamplerSettings(steps=3, temperature=0.5, guidance=1.0)
+    shape, fixed = torch.zeros(2, 3, 1), torch.zeros(2, 3, 1, dtype=torch.bool)
+    clipped = GaussianDiffusion(5, predict_epsilon=False, clip_denoised=True).sample(FarAway(), shape, fixed, {},
+                                                                                     settings)
+    assert torch.equal(clipped, torch.ones_like(clipped))
+    free = GaussianDiffusion(5, predict_epsilon=False).sample(FarAway(), shape, fixed, {}, settings)
+    assert torch.equal(free, torch.full_like(free, 5.0))

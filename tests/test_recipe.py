@@ -105,7 +105,8 @@ def test_a_killed_run_resumes_from_its_small_state_and_rebuilt_buffer(tiny_run, 
 
     run, _ = tiny_run
     folder = tmp_path / "hopper"
-    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_SAVING, str(folder), "800"], cwd=Path(__file__).parents[1])
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_SAVING, str(folder), "800"],
+                            cwd=Path(__file__).parents[1])
     assert killed.returncode == -9 and (folder / "resume.pt").is_file() and not (folder / "run.json").exists()
     state = torch.load(folder / "resume.pt", weights_only=False)
     assert "buffer" not in state and state["step"] == 800  # the buffer is rebuilt from the actors, not stored

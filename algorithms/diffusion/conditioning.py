@@ -12,18 +12,20 @@ from torch import nn
 from algorithms.diffusion.temporal_unet import TemporalUnet
 
 
-def _encoder(in_dim: int, width: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, width), nn.Mish(), nn.Linear(width, width), nn.Mish(),
-                         nn.Linear(width, width))
+def _encoder(in_dim: int, width: int, hidden_mult: int = 1) -> nn.Sequential:
+    """in -> width -> hidden_mult x width -> width (DD's returns MLP has hidden_mult 4)."""
+    return nn.Sequential(nn.Linear(in_dim, width), nn.Mish(), nn.Linear(width, hidden_mult * width), nn.Mish(),
+                         nn.Linear(hidden_mult * width, width))
 
 
 class ConditionedDenoiser(nn.Module):
     """denoiser(x, steps, {"rtg": [B], "action": [B, act]}, drop [B]) -> [B, T, C]."""
 
-    def __init__(self, transition_dim: int, act_dim: int | None, width: int, width_mults: tuple[int, ...]):
+    def __init__(self, transition_dim: int, act_dim: int | None, width: int, width_mults: tuple[int, ...],
+                 rtg_hidden_mult: int = 1):
         super().__init__()
         self.action_encoder = _encoder(act_dim, width) if act_dim else None
-        self.rtg_encoder = _encoder(1, width)
+        self.rtg_encoder = _encoder(1, width, rtg_hidden_mult)
         cond_dim = width * (2 if act_dim else 1)
         self.unet = TemporalUnet(transition_dim, cond_dim, width, width_mults)
 

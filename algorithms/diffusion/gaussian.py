@@ -43,11 +43,15 @@ class GaussianDiffusion(nn.Module):
 
     ``fixed`` [B, T, C] bool marks inpainted entries: they hold their given values at every step and are
     left out of the loss, which is also weighted by ``weight`` (0 for padding the data does not know).
+    ``clip_denoised`` clamps every x0 estimate to [-1, 1], the range of a CDF-normalised x (Diffuser, DD).
+    Diffusion steps run 1..K (alpha-bar_0 = 1 is clean data); the network sees step + ``step_offset``
+    (Diffuser's code numbers the same noise levels 0..K-1: offset -1).
     """
 
-    def __init__(self, n_steps: int, predict_epsilon: bool = True):
+    def __init__(self, n_steps: int, predict_epsilon: bool = True, clip_denoised: bool = False, step_offset: int = 0):
         super().__init__()
-        self.n_steps, self.predict_epsilon = n_steps, predict_epsilon
+        self.n_steps, self.predict_epsilon, self.clip_denoised = n_steps, predict_epsilon, clip_denoised
+        self.step_offset = step_offset
         self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(n_steps))
 
     def training_loss(self, denoiser: Denoiser, x0: torch.Tensor, condition: dict, fixed: torch.Tensor,
@@ -56,7 +60,7 @@ class GaussianDiffusion(nn.Module):
         alpha_bar = self.alphas_cumprod[steps][:, None, None]
         noise = torch.randn_like(x0)
         x_noisy = torch.where(fixed, x0, alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise)
-        prediction = denoiser(x_noisy, steps, condition, drop)
+        prediction = denoiser(x_noisy, steps + self.step_offset, condition, drop)
         target = noise if self.predict_epsilon else x0
         weight = weight * ~fixed
         return ((prediction - target).pow(2) * weight).sum() / weight.sum().clamp(min=1.0)
@@ -69,9 +73,11 @@ class GaussianDiffusion(nn.Module):
         noise = torch.randn(values.shape, generator=generator, device=values.device)
         x = torch.where(fixed, values, settings.temperature * noise)
         for t, s in zip(visited[:-1], visited[1:]):
-            steps = torch.full((len(x),), t, device=x.device, dtype=torch.long)
+            steps = torch.full((len(x),), t + self.step_offset, device=x.device, dtype=torch.long)
             prediction = guided_prediction(denoiser, x, steps, condition, settings.guidance)
             x0 = self._x0(x, t, prediction)
+            if self.clip_denoised:
+                x0 = x0.clamp(-1.0, 1.0)
             if s == 0:
                 x = x0
             else:

@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     build_parser.add_argument("--datasets", nargs="+", default=list(RECIPE_DATASETS),
                               choices=[*RECIPE_DATASETS, TINY_DATASET], help="default: all but tiny")
     build_parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
-    train = commands.add_parser("train-behaviour", help="train (or resume) SAC behaviour policies, one env after another")
+    train = commands.add_parser("train-behaviour",
+                                help="train (or resume) SAC behaviour policies, one env after another")
     train.add_argument("--env", nargs="+", required=True, choices=list(ENVS))
     train.add_argument("--steps", type=int, default=BehaviourRecipe().total_steps, help="cap on SAC steps")
     train.add_argument("--out", type=Path, default=STAGING_DIR,
