@@ -24,11 +24,14 @@ def provenance_line(runs: pd.DataFrame) -> str:
 
 def finish_report(lines: list[str], missing: list[str], command: str, out: Path, figure_outs: list[Path],
                   draw: Callable[[], None] | None) -> str:
-    """Append the missing runs and the figures `draw()` writes to `figure_outs` (None: no runs, no figures);
-    write `out`."""
+    """Append the missing runs and the figures `draw()` writes to `figure_outs` (None: no runs, no figures, and
+    figures left from earlier runs are removed: a figure never shows runs its report no longer has); write `out`."""
     if missing:
         lines.append(f"Missing ({len(missing)}): {', '.join(missing)}. Run them with `{command}`.\n")
-    if draw is not None:
+    if draw is None:
+        for path in figure_outs:
+            path.unlink(missing_ok=True)
+    else:
         draw()
         lines += [f"![{path.stem.replace('_', ' ')}]({path.relative_to(out.parent).as_posix()})\n"
                   for path in figure_outs]

@@ -45,3 +45,14 @@ def test_horizon_rejects_an_unknown_task_before_running(tmp_path, capsys):
     assert horizon(["--tasks", "hopper-nonsense", "--results", str(tmp_path / "runs"), "--out", str(out)]) == 2
     assert "unknown task 'hopper-nonsense'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_report_without_runs_removes_figures_of_earlier_runs(tmp_path):
+    from ablations.reporting import finish_report
+
+    stale = tmp_path / "figures" / "horizon.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"a figure of withdrawn runs")
+    text = finish_report(["# Horizon\n"], ["dwm-td3bc H=1 on hopper-medium-v2"], "python -m ablations.horizon",
+                         tmp_path / "horizon.md", [stale], None)
+    assert not stale.exists() and "Missing (1)" in text and "![" not in text
