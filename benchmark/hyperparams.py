@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.methods import METHODS, get_method
+from benchmark.profiles import BANK_DRAWS, PROFILES
 from benchmark.tasks import all_tasks
 
 CORL_IQL = ("iql", "dawm-iql", "dawm-t-iql")  # IQL as CORL tunes it, on real or real + synthetic data
@@ -109,4 +110,9 @@ def table_rows() -> list[dict[str, str]]:
         for name, value in setting.values.items():
             rows.append({"config": setting.component, "methods": ", ".join(methods), "tasks": ", ".join(setting.tasks),
                          "field": name, "value": repr(value), "source": setting.source})
+    dwm_methods = ", ".join(m.name for m in METHODS.values() if m.pipeline == "dwm")
+    for profile in PROFILES.values():
+        rows.append({"config": f"Profile {profile.name}", "methods": dwm_methods, "tasks": "all",
+                     "field": "bank_samples_per_row", "value": repr(profile.bank_samples_per_row),
+                     "source": BANK_DRAWS})
     return rows
