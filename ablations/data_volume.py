@@ -18,8 +18,8 @@ import seaborn as sns
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cli import main as benchmark_main
 from ablations.reporting import finish_report, provenance_line
-from benchmark.report import MISSING, seed_cell
-from benchmark.results import load_results
+from benchmark.reports.runs import load_runs, select_runs
+from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -32,7 +32,7 @@ DEFAULT_TASKS = ("halfcheetah-medium-v2", "hopper-medium-v2", "walker2d-medium-v
 
 
 def volume_table(runs: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
-    """Rows: (agent, synthetic volume); columns: tasks; cells mean ± std (seeds), or missing."""
+    """Rows: (agent, synthetic volume); columns: tasks; cells as stats.seed_cell, or missing."""
     rows = []
     for method, (agent, volume) in ARMS.items():
         row = {"agent": agent, "synthetic / real": f"{volume:g}x" + (" (real only)" if volume == 0 else ""),
@@ -49,26 +49,27 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
     data["agent"] = data["method"].map(lambda m: ARMS[m][0])
     data["synthetic transitions per real transition"] = data["method"].map(lambda m: f"{ARMS[m][1]:g}x")
     grid = sns.catplot(data=data, x="synthetic transitions per real transition", y="final_score", hue="agent",
-                       col="task", kind="point", order=["0x", "1x", "8x"], errorbar="sd",
+                       col="task", kind="point", order=["0x", "1x", "8x"], errorbar=("sd", 1),
                        dodge=0.2 if data["agent"].nunique() > 1 else False,
                        height=3.2, aspect=1.0, sharey=False)
     grid.set_axis_labels("synthetic transitions per real one", "normalised score (final, x100)")
-    grid.figure.suptitle("DAWM data volume: real only (0x), DAWM-T (1x), DAWM (8x); mean ± std over seeds", y=1.03)
+    grid.figure.suptitle("DAWM data volume: real only (0x), DAWM-T (1x), DAWM (8x); mean ± sample std over seeds",
+                         y=1.03)
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.figure.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(grid.figure)
 
 
-def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path) -> str:
-    runs = load_results(results)
-    runs = runs[(runs["profile"] == profile) & runs["task"].isin(tasks) & runs["method"].isin(list(ARMS))]
+def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path, source: str = "local") -> str:
+    selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks, methods=list(ARMS))
+    runs = selection.runs
     table = volume_table(runs, tasks)
     missing = [f"{row['method']} on {task}" for _, row in table.iterrows() for task in tasks if row[task] == MISSING]
     lines = [f"# Data volume: DAWM vs DAWM-T vs real data only (profile `{profile}`)\n",
              f"Produced by `python -m ablations.data_volume --profile {profile}` from {len(runs)} result files in "
-             f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DAWM keeps 8 synthetic "
+             f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DAWM keeps 8 synthetic "
              f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`).\n",
-             provenance_line(runs),
+             provenance_line(runs) + selection.note() + "\n",
              table.drop(columns="method").to_markdown(index=False), ""]
     return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, [figure_out],
                          None if runs.empty else lambda: figure(runs, figure_out))
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--source", default="local", help="dataset source: local, minari, d4rl-hdf5")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--executor", default="local")
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
@@ -86,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     args, harness = parser.parse_known_args(argv)
     if not args.report_only:
         code = benchmark_main(["run", "--suite", "d4rl9", "--tasks", *args.tasks, "--methods", *ARMS,
-                               "--seeds", *map(str, args.seeds), "--profile", args.profile, "--results",
+                               "--seeds", *map(str, args.seeds), "--profile", args.profile, "--source", args.source,
+                               "--results",
                                str(args.results), "--executor", args.executor, *harness])
         if code == 2:
             return code
-    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png"))
+    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
+                 args.source))
     return 0
 
 

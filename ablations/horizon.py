@@ -25,8 +25,8 @@ from benchmark.launcher import launch
 from benchmark.methods import METHODS
 from benchmark.profiles import get_profile
 from ablations.reporting import finish_report, provenance_line
-from benchmark.report import seed_cell
-from benchmark.results import load_results
+from benchmark.reports.runs import load_runs, select_runs
+from benchmark.reports.stats import CELL_HEADER, seed_cell
 from benchmark.runspec import RunSpec
 from benchmark.tasks import parse_task
 
@@ -56,20 +56,21 @@ def horizon_of(row: pd.Series) -> int | None:
 
 def figure(runs: pd.DataFrame, out: Path) -> None:
     grid = sns.relplot(data=runs, x="H", y="final_score", hue="method", col="task", kind="line", marker="o",
-                       errorbar="sd", height=3.2, aspect=1.0, facet_kws={"sharey": False})
+                       errorbar=("sd", 1), height=3.2, aspect=1.0, facet_kws={"sharey": False})
     grid.set_axis_labels("rollout horizon H (steps)", "normalised score (final, x100)")
-    grid.set(xticks=list(HORIZONS))
-    grid.figure.suptitle("Horizon ablation: mean ± std over seeds", y=1.03)
+    grid.set(xticks=list(HORIZONS), xticklabels=[str(h) for h in HORIZONS])
+    grid.figure.suptitle("Horizon ablation: mean ± sample std over seeds", y=1.03)
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.figure.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(grid.figure)
 
 
-def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path) -> str:
-    runs = load_results(results)
-    runs = runs[(runs["profile"] == profile) & runs["task"].isin(tasks) & runs["method"].isin(list(ARMS))
-                & (runs["variant"].str.fullmatch(r"h\d+") | (runs["variant"] == ""))].copy()
+def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path, source: str = "local") -> str:
+    selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks, methods=list(ARMS),
+                            variants=("", *(f"h{h}" for h in HORIZONS)))
+    runs = selection.runs
     runs["H"] = [horizon_of(row) for _, row in runs.iterrows()] if not runs.empty else []
+    runs = runs[runs["H"].isin(HORIZONS)]  # a method's default H outside the sweep (OneStep-*: 2) is not shown
     rows, missing = [], []
     for method in ARMS:
         for horizon in HORIZONS:
@@ -83,10 +84,10 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
             rows.append(row)
     lines = [f"# Rollout horizon H (profile `{profile}`)\n",
              f"Produced by `python -m ablations.horizon --profile {profile}` from {len(runs)} result files in "
-             f"`{results}`. Final normalised score (x100), mean ± std over seeds (seeds). DWM-* and OneStep-* "
+             f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DWM-* and OneStep-* "
              f"use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout into "
              f"transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.\n",
-             provenance_line(runs),
+             provenance_line(runs) + selection.note() + "\n",
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)

@@ -21,8 +21,8 @@ from benchmark.jobs import read_job
 from benchmark.launcher import EXECUTORS, launch
 from benchmark.methods import get_method
 from benchmark.profiles import get_profile
-from benchmark.report import render, write_report
-from benchmark.results import load_results
+from benchmark.reports.runs import load_runs
+from benchmark.reports.tables import by_group, render, write_report
 from benchmark.runspec import RunSpec
 from benchmark.status import render_status
 from benchmark.suites import SUITES, get_suite
@@ -92,11 +92,10 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"job logs in {log_dir}", flush=True)
         outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster)
         failed = sum(not o.ok for o in outcomes)
-    runs = load_results(args.results)
-    runs = runs[runs["variant"] == ""]
+    runs = load_runs(args.results)
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
     keys = list(zip(runs["profile"], runs["source"], runs["task"], runs["method"], runs["seed"]))
-    print(render(runs[[k in names for k in keys]], title=f"Suite {args.suite}"))
+    print(render(by_group(runs[[k in names for k in keys]]), title=f"Suite {args.suite}"))
     if failed:
         print(f"{failed} run(s) failed; see `python -m benchmark status --suite {args.suite}`", file=sys.stderr)
     return 1 if failed else 0
@@ -108,7 +107,7 @@ def command_status(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    print(write_report(args.results, args.out))
+    print(write_report(args.results, args.out, args.allow_empty))
     print(f"written to {args.out}", file=sys.stderr)
     return 0
 
@@ -135,9 +134,12 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid")
     _grid_arguments(status)
     status.set_defaults(handler=command_status)
-    report = commands.add_parser("report", help="write results/table.md from the result files")
+    report = commands.add_parser("report", help="write results/table.md, table2.md, claims.md and the learning "
+                                 "curves (figures/curves_<profile>_<source>.png) from the result files")
     report.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     report.add_argument("--out", type=Path, default=Path("results") / "table.md")
+    report.add_argument("--allow-empty", action="store_true",
+                        help="write empty tables when --results holds no result files (after withdrawing results)")
     report.set_defaults(handler=command_report)
     hparams = commands.add_parser("hparams", help="print the hyperparameter table with sources")
     hparams.set_defaults(handler=command_hparams)

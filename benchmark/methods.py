@@ -49,6 +49,9 @@ class Method:
     label: str  # as the papers' tables print it
     pipeline: str  # model_free | dwm | dawm | one_step | dd (benchmark/pipelines.py)
     components: dict[str, type]
+    # The code-compatibility version, recorded in every result file: bump it (here, for every method a change
+    # touches) whenever a fix changes a method's numbers; reports leave out results of other versions.
+    version: int = 1
 
 
 def _dwm(agent: type) -> dict[str, type]:

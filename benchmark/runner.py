@@ -109,7 +109,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     result = {
         "schema": 1,
         "run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
-                "profile": spec.profile,
+                "method_version": method.version, "profile": spec.profile,
                 "source": spec.data.source, "device": spec.device},
         "config": resolved.to_dict(),
         "config_sources": resolved.sources,

@@ -1,19 +1,21 @@
 """Ablation reports from hand-made result files: what they aggregate and how they name missing runs."""
 
 from ablations.data_volume import main as data_volume
-from tests.test_table2 import write_result
+from tests.report_fixtures import write_look_alikes, write_result
 
 
 def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     for seed, score in ((0, 40.0), (1, 50.0)):
         write_result(tmp_path / "runs", "hopper-medium-v2", "dawm-td3bc", seed, score)
     write_result(tmp_path / "runs", "hopper-medium-v2", "td3bc", 0, 30.0)
+    write_look_alikes(tmp_path / "runs", "hopper-medium-v2", "dawm-td3bc")  # e.g. the H=3 run: never averaged in
     out = tmp_path / "results" / "data_volume.md"
     assert data_volume(["--report-only", "--tasks", "hopper-medium-v2", "--results", str(tmp_path / "runs"),
                         "--out", str(out)]) == 0
     text = out.read_text()
-    assert "| TD3+BC  | 8x                 | 45.0 ± 5.0 (2)     |" in text
-    assert "| TD3+BC  | 0x (real only)     | 30.0 ± 0.0 (1)     |" in text
+    assert "| TD3+BC  | 8x                 | 45.0 ± 7.1 (2)     |" in text
+    assert "| TD3+BC  | 0x (real only)     | 30.0 (1)           |" in text
+    assert "999" not in text and "1 other ablation variant" in text and "1 older dataset build" in text
     assert "Missing (4): dawm-t-td3bc on hopper-medium-v2, iql on hopper-medium-v2" in text
     assert "seeds: 0, 1; agent steps: " in text  # the provenance of the runs behind the table
     assert (out.parent / "figures" / "data_volume.png").stat().st_size > 0
@@ -56,3 +58,19 @@ def test_a_report_without_runs_removes_figures_of_earlier_runs(tmp_path):
     text = finish_report(["# Horizon\n"], ["dwm-td3bc H=1 on hopper-medium-v2"], "python -m ablations.horizon",
                          tmp_path / "horizon.md", [stale], None)
     assert not stale.exists() and "Missing (1)" in text and "![" not in text
+
+
+def test_horizon_report_leaves_out_look_alikes_and_horizons_outside_the_sweep(tmp_path):
+    from ablations.horizon import report
+
+    runs = tmp_path / "runs"
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 60.0)  # H=7: DWM's default
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 55.0, variant="h3")
+    write_result(runs, "hopper-medium-v2", "onestep-td3bc", 0, 40.0)  # its default H=2 is not in {1, 3, 7}
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 999.0, source="minari")
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 1, 999.0, variant="h3", version=0)
+    out = tmp_path / "horizon.md"
+    text = report(runs, ["hopper-medium-v2"], "quick", out, tmp_path / "figures" / "horizon.png")
+    assert "| DWM-TD3BC     |   7 | 60.0 (1)" in text and "| DWM-TD3BC     |   3 | 55.0 (1)" in text
+    assert "999" not in text and "40.0" not in text
+    assert "1 other data source" in text and "1 stale method version" in text

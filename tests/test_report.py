@@ -1,34 +1,108 @@
+"""table.md and the statistics behind every report: hand-computed values, look-alikes left out."""
+
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from benchmark.report import render, score_table
-from benchmark.results import load_results, write_json_atomic
+from benchmark.errors import UsageError
+from benchmark.reports.runs import load_runs, select_runs
+from benchmark.reports.stats import (complete_matrix, iqm, optimality_gap, performance_profile,
+                                     probability_of_improvement, seed_cell)
+from benchmark.reports.tables import by_group, render, score_table, write_report
+from benchmark.results import write_json_atomic
+from tests.report_fixtures import write_look_alikes, write_result
 
 
-def _result(task, method, seed, final, best=None):
-    return {"run": {"task": task, "method": method, "seed": seed, "profile": "quick", "source": "local"},
-            "final_score": final, "best_score": best if best is not None else final,
-            "evaluations": [{"step": 100, "score": final}], "dataset": {"id": f"local/{task}", "checksum": "0" * 64},
-            "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}}
+def test_cells_use_the_sample_std_and_no_plus_minus_for_one_run():
+    assert seed_cell(pd.Series([10.0, 20.0])) == "15.0 ± 7.1 (2)"  # sample std of 10 and 20: sqrt(50)
+    assert seed_cell(pd.Series([40.0])) == "40.0 (1)"
+    assert seed_cell(pd.Series([], dtype=float)) == "–"
 
 
-def test_mean_std_and_average_from_result_files(tmp_path):
-    for task, method, seed, score in [("a", "td3bc", 0, 10.0), ("a", "td3bc", 1, 20.0), ("b", "td3bc", 0, 40.0),
-                                      ("a", "iql", 0, 50.0)]:
-        write_json_atomic(tmp_path / task / method / f"seed{seed}.json", _result(task, method, seed, score))
-    runs = load_results(tmp_path)
-    table = score_table(runs)
-    assert table.loc["a", "TD3+BC"] == "15.0 ± 5.0 (2)"  # population std of 10 and 20
-    assert table.loc["b", "TD3+BC"] == "40.0 ± 0.0 (1)"
+def test_aggregate_estimators_by_hand():
+    scores = np.array([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0])
+    assert iqm(scores) == pytest.approx(35.0)  # the middle four: 20, 30, 40, 50
+    assert optimality_gap(np.array([90.0, 110.0, 50.0])) == pytest.approx((10 + 0 + 50) / 3)
+    # task 1: X = [3, 1] vs Y = [2]: P = (1 + 0) / 2; task 2: X = [5] vs Y = [5, 4]: P = (0.5 + 1) / 2
+    assert probability_of_improvement([np.array([3.0, 1.0]), np.array([5.0])],
+                                      [np.array([2.0]), np.array([5.0, 4.0])]) == pytest.approx((0.5 + 0.75) / 2)
+    assert performance_profile(scores, np.array([-1.0, 35.0, 70.0])).tolist() == [1.0, 0.5, 0.0]
+
+
+def test_selection_leaves_out_every_look_alike(tmp_path):
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 50.0)
+    write_look_alikes(tmp_path, "hopper-medium-v2", "td3bc")
+    selection = select_runs(load_runs(tmp_path), profile="quick", source="local")
+    assert selection.runs["final_score"].tolist() == [50.0]
+    assert sorted(selection.left_out["reason"]) == ["older dataset build", "other ablation variant",
+                                                    "other data source", "stale method version (rerun with today's code)"]
+
+
+def test_complete_matrix_needs_every_seed_on_every_task(tmp_path):
+    for seed in (0, 1):
+        write_result(tmp_path, "a-task", "td3bc", seed, 10.0 + seed)
+    write_result(tmp_path, "b-task", "td3bc", 0, 30.0)
+    runs = load_runs(tmp_path)
+    matrix, missing = complete_matrix(runs, "td3bc", ["a-task", "b-task"])
+    assert matrix is None and missing == ["b-task seed 1"]
+    matrix, _ = complete_matrix(runs, "td3bc", ["a-task"])
+    assert [m.tolist() for m in matrix] == [[10.0, 11.0]]
+
+
+def test_table_md_from_result_files(tmp_path):
+    for task, method, seed, score in [("hopper-medium-v2", "td3bc", 0, 10.0), ("hopper-medium-v2", "td3bc", 1, 20.0),
+                                      ("walker2d-medium-v2", "td3bc", 0, 40.0), ("hopper-medium-v2", "iql", 0, 50.0)]:
+        write_result(tmp_path, task, method, seed, score)
+    write_look_alikes(tmp_path, "hopper-medium-v2", "td3bc")
+    selections = by_group(load_runs(tmp_path))
+    table = score_table(selections[("quick", "local")].runs)
+    assert table.loc["hopper-medium-v2", "TD3+BC"] == "15.0 ± 7.1 (2)"
+    assert table.loc["walker2d-medium-v2", "TD3+BC"] == "40.0 (1)"
     assert table.loc["average", "TD3+BC"] == "27.5"  # (15 + 40) / 2: mean of task means
-    assert table.loc["b", "IQL"] == "–" and table.loc["average", "IQL"] == "–"  # missing, never zero
-    assert "profile `quick`, data source `local`" in render(runs)
+    assert table.loc["walker2d-medium-v2", "IQL"] == "–" and table.loc["average", "IQL"] == "–"  # never zero
+    text = render(selections)
+    assert "profile `quick`, data source `local`" in text and "999" not in text.split("minari")[0]
+    assert "left out: " in text
 
 
-def test_no_results_says_so(tmp_path):
-    assert "No result files found" in render(load_results(tmp_path))
-    assert isinstance(load_results(tmp_path), pd.DataFrame)
+def test_report_refuses_a_missing_or_empty_results_folder(tmp_path):
+    out = tmp_path / "table.md"
+    out.write_text("a committed table")
+    with pytest.raises(UsageError, match="no such folder"):
+        write_report(tmp_path / "typo", out)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no result files"):
+        write_report(tmp_path / "empty", out)
+    assert out.read_text() == "a committed table"
+    write_report(tmp_path / "empty", out, allow_empty=True)
+    assert "No result files found" in out.read_text()
+
+
+def test_a_corrupt_result_file_is_named_and_left_out(tmp_path, capsys):
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 50.0)
+    broken = tmp_path / "quick" / "local" / "hopper-medium-v2" / "iql" / "seed0.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"run": {"task"')
+    runs = load_runs(tmp_path)
+    assert runs["method"].tolist() == ["td3bc"] and str(broken) in capsys.readouterr().err
+
+
+def test_learning_curves_are_drawn_per_group(tmp_path):
+    from benchmark.reports.curves import curve_frame, draw_curves
+
+    for seed in (0, 1):
+        write_result(tmp_path, "hopper-medium-v2", "td3bc", seed, 40.0 + seed)
+    write_result(tmp_path, "hopper-medium-v2", "dd", 0, 30.0, evaluations=[{"step": 0, "score": 30.0}])
+    selections = by_group(load_runs(tmp_path))
+    frame = curve_frame(selections[("quick", "local")].runs)
+    assert set(frame["method"]) == {"TD3+BC"} and frame["step"].tolist() == [50, 100, 50, 100]  # DD has no curve
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "curves_paper_minari.png").write_bytes(b"stale")
+    written = draw_curves(selections, tmp_path / "figures")
+    assert [p.name for p in written] == ["curves_quick_local.png"] and written[0].stat().st_size > 10_000
+    assert not (tmp_path / "figures" / "curves_paper_minari.png").exists()
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -1,46 +1,43 @@
-"""Table 2 from hand-made result files: aggregation, IQM, paper columns, missing runs."""
-
-import json
+"""Table 2 and claims.md from hand-made result files: cells, aggregates, comparisons, look-alikes left out."""
 
 import numpy as np
 import pytest
-from scipy.stats import trim_mean
 
-from benchmark.paper_numbers import PAPER
-from benchmark.results import load_results
+from benchmark.reports.claims import claims_table, render_claims
+from benchmark.reports.paper_numbers import PAPER
+from benchmark.reports.runs import load_runs
+from benchmark.reports.table2 import aggregate_table, average, comparison_table, main_table, render_table2
+from benchmark.reports.tables import by_group
 from benchmark.suites import D4RL9
-from benchmark.table2 import average, improvements_table, iqm_with_ci, main_table, render_table2
-
-
-def write_result(root, task, method, seed, score):
-    path = root / "quick" / "local" / task / method / f"seed{seed}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "run": {"profile": "quick", "source": "local", "task": task, "method": method, "seed": seed},
-        "final_score": score, "best_score": score, "evaluations": [{"step": 100, "score": score}],
-        "dataset": {"id": f"local/{task}", "checksum": "0" * 64},
-        "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}}))
+from tests.report_fixtures import write_look_alikes, write_result
 
 
 @pytest.fixture
-def runs(tmp_path):
+def root(tmp_path):
     for i, task in enumerate(D4RL9):
         for seed, offset in enumerate((-1.0, 1.0)):
-            write_result(tmp_path, task, "dwm-td3bc", seed, 10.0 * i + offset)
-            write_result(tmp_path, task, "dawm-td3bc", seed, 11.0 * i + offset)
+            write_result(tmp_path, task, "dwm-td3bc", seed, 10.0 * i + offset + 10)
+            write_result(tmp_path, task, "dawm-td3bc", seed, 11.0 * i + offset + 11)
     write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 50.0)
-    return load_results(tmp_path)
+    write_look_alikes(tmp_path, "hopper-medium-v2", "dwm-td3bc")
+    return tmp_path
 
 
-def test_cells_means_stds_and_paper_values(runs):
-    table = main_table(runs)
-    # hopper-medium-v2 is D4RL9[1]: seeds score 9 and 11 -> 10.0 ± 1.0; DWM's published 0.65 -> 65.0
-    assert table.loc["hopper-medium-v2", "DWM-TD3BC"] == "10.0 ± 1.0 (2) · 65.0"
-    assert table.loc["hopper-medium-v2", "TD3+BC"] == "50.0 ± 0.0 (1) · 60.4"
-    assert table.loc["hopper-medium-v2", "IQL"] == "– · 67.5"  # missing is shown as missing, never as zero
-    assert table.loc["average", "DWM-TD3BC"] == f"{np.mean([10.0 * i for i in range(9)]):.1f} · 67.9"
+@pytest.fixture
+def runs(root):
+    return by_group(load_runs(root))[("quick", "local")].runs
+
+
+def test_cells_say_local_and_show_the_published_value(runs):
+    table = main_table(runs, "local")
+    # hopper-medium-v2 is D4RL9[1]: seeds score 19 and 21 -> 20.0 ± 1.4 (sample std); DWM's published 0.65 -> 65.0
+    assert table.loc["hopper-medium (local)", "DWM-TD3BC"] == "20.0 ± 1.4 (2) · 65.0"
+    assert table.loc["hopper-medium (local)", "TD3+BC"] == "50.0 (1) · 60.4"  # one run: no ±
+    assert table.loc["hopper-medium (local)", "IQL"] == "– · 67.5"  # missing is shown as missing, never as zero
+    assert table.loc["average", "DWM-TD3BC"] == f"{np.mean([10.0 * i + 10 for i in range(9)]):.1f} · 67.9"
     assert table.loc["average", "TD3+BC"] == "– · 76.5"  # 1 of 9 tasks: no average
-    assert "claim" in table.loc["average", "DAWM-TD3BC"] and "·" not in table.loc["hopper-medium-v2", "DAWM-TD3BC"]
+    assert table.loc["average", "DAWM-TD3BC"] == f"{np.mean([11.0 * i + 11 for i in range(9)]):.1f}"  # no claim
+    assert "hopper-medium-v2" in main_table(runs, "d4rl-hdf5").index  # D4RL's own data keeps D4RL's id
 
 
 def test_paper_columns_come_from_the_reference_tables():
@@ -51,28 +48,61 @@ def test_paper_columns_come_from_the_reference_tables():
     assert "dawm-td3bc" not in PAPER  # DAWM's per-task values are unknown
 
 
-def test_average_and_iqm(runs):
-    assert average(runs, "dawm-td3bc") == pytest.approx(np.mean([11.0 * i for i in range(9)]))
-    assert average(runs, "td3bc") is None
-    iqm, low, high = iqm_with_ci(runs, "dwm-td3bc")
-    scores = np.array([10.0 * i + o for i in range(9) for o in (-1.0, 1.0)])
-    assert iqm == pytest.approx(trim_mean(scores, 0.25))
-    assert low <= iqm <= high
-    assert iqm_with_ci(runs, "iql") is None
+def test_aggregates_only_over_complete_matrices(runs):
+    table = aggregate_table(runs).set_index("method")
+    scores = np.array([10.0 * i + o + 10 for i in range(9) for o in (-1.0, 1.0)])
+    iqm_text = table.loc["DWM-TD3BC", "IQM [95% CI]"]
+    assert iqm_text.startswith(f"{np.mean(np.sort(scores)[4:14]):.1f} [")  # the middle 50% of 18 scores
+    assert table.loc["TD3+BC", "IQM [95% CI]"] == "–"  # one task of nine: not ranked
+    assert table.loc["TD3+BC", "not aggregated: missing"].startswith("halfcheetah-medium-v2 seed 0")
+    assert average(runs, "dawm-td3bc") == pytest.approx(np.mean([11.0 * i + 11 for i in range(9)]))
 
 
-def test_relative_improvement_and_missing_message(runs, tmp_path):
-    improvements = improvements_table(runs).set_index("comparison")["ours"]
-    assert improvements["DAWM-TD3BC vs DWM-TD3BC"] == "+10.0%"  # 11 i / 10 i on every task
-    assert improvements["DAWM-IQL vs DWM-IQL"] == "–"
-    assert "missing: 62 of 81 cells" in render_table2(runs)  # 9 + 9 + 1 of 81 run
-    assert "No result files" in render_table2(load_results(tmp_path / "nothing"))
+def test_comparisons_on_our_runs(runs):
+    rows = comparison_table(runs).set_index("comparison")
+    # task i: DAWM scores 11 i + 10 and 11 i + 12, DWM 10 i + 9 and 10 i + 11. P(DAWM > DWM) over the 4 pairs:
+    # i = 0: 10 > 9, 10 < 11, 12 > both -> 3/4; i = 1: 21 > 19, 21 = 21 (half), 23 > both -> 3.5/4; i >= 2: 1
+    assert rows.loc["DAWM-TD3BC vs DWM-TD3BC", "9-task average, relative"] == "+10.0%"
+    expected = (0.75 + 0.875 + 7) / 9
+    assert rows.loc["DAWM-TD3BC vs DWM-TD3BC", "P(improvement) [95% CI]"].startswith(f"{expected:.2f} [")
+    assert rows.loc["DAWM-IQL vs DWM-IQL", "tasks"] == 0
 
 
-def test_every_paper_column_states_its_protocol_under_the_table(runs):
-    text = render_table2(runs)
+def test_table2_text_protocols_and_left_out_runs(root):
+    text = render_table2(by_group(load_runs(root)))
     footnotes = text[text.index("Published columns"):]
     assert "DWM-TD3BC: DWM thesis Table 6.2 (arXiv v4 Table 5.1): best over a sweep of H in {1, 3, 5, 7}" in footnotes
     assert "TD3+BC: CORL README, last score over 4 seeds: last evaluation after 1M steps" in footnotes
-    assert "DAWM-TD3BC: DAWM publishes no per-task values" in footnotes
-    assert "never a best-of-sweep" in footnotes
+    assert "DAWM-TD3BC: DAWM publishes no per-task values" in footnotes and "never a best-of-sweep" in footnotes
+    local = text.split("data source `minari`")[0] if "data source `minari`" in text else text
+    assert "999" not in local and "missing: 62 of 81 cells" in local
+    assert "1 older dataset build" in text and "1 other ablation variant" in text
+
+
+def test_claims_with_verdicts(runs, root):
+    table = claims_table(runs).set_index("claim")
+    dawm = table.loc["DAWM-TD3BC beats DWM-TD3BC"]
+    assert dawm["verdict"] == "supported" and dawm["ours [95% CI]"].startswith("+10.0% [")
+    assert dawm["tasks x seeds"] == "9 x 2"
+    assert table.loc["DWM beats one-step MVE", "verdict"] == "not yet run"
+    assert table.loc["DAWM is stable over H in {1, 3, 7}", "verdict"] == "not yet run"
+    assert "not yet run" in table.loc["DD is 4.6x slower than DWM at inference", "verdict"]
+    assert "## profile `quick`, data source `local`" in render_claims(load_runs(root))
+
+
+def test_horizon_stability_claim(tmp_path):
+    for task in D4RL9[:2]:
+        for seed in (0, 1):
+            for variant, score in (("", 50.0), ("h1", 52.0 + seed), ("h3", 49.0)):
+                for method in ("dawm-td3bc", "dawm-iql"):
+                    write_result(tmp_path, task, method, seed, score, variant=variant)
+    runs = load_runs(tmp_path)
+    from benchmark.reports.claims import _named
+
+    row = claims_table(_named(runs)).set_index("claim").loc["DAWM is stable over H in {1, 3, 7}"]
+    assert row["verdict"] == "supported" and row["tasks x seeds"] == "2 x 2 (of 9 tasks)"
+    assert row["ours [95% CI]"].startswith("+5.0% [")  # H=1: 53 vs 50 on average
+
+
+def test_no_runs_names_what_to_run(tmp_path):
+    assert "No result files" in render_table2(by_group(load_runs(tmp_path)))

@@ -1,0 +1,48 @@
+"""Learning curves: normalised score against gradient step, from the evaluations every result file keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import seaborn as sns
+
+from benchmark.methods import METHODS
+from benchmark.reports.runs import Selection
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def curve_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long form: one row per (run, evaluation); runs with a single evaluation (Decision Diffuser) have no curve."""
+    rows = [{"task": r.task, "method": METHODS[r.method].label, "seed": r.seed, "step": step, "score": score}
+            for r in runs.itertuples() if len(r.evaluations) > 1 for step, score in r.evaluations]
+    return pd.DataFrame(rows, columns=["task", "method", "seed", "step", "score"])
+
+
+def draw_curves(selections: dict[tuple[str, str], Selection], folder: Path) -> list[Path]:
+    """One figure per (profile, source): a panel per task, a line per method, mean and 95% CI band over seeds.
+    Figures of groups that no longer have runs are removed."""
+    written = []
+    for (profile, source), selection in sorted(selections.items()):
+        data = curve_frame(selection.runs)
+        if data.empty:
+            continue
+        grid = sns.relplot(data=data, x="step", y="score", hue="method", col="task",
+                           col_wrap=min(3, data["task"].nunique()), kind="line", errorbar=("ci", 95), height=3.0, aspect=1.25,
+                           facet_kws={"sharey": False, "sharex": False})
+        grid.set_axis_labels("gradient step", "normalised score (x100)")
+        grid.set_titles("{col_name}")
+        grid.figure.suptitle(f"Learning curves, profile {profile}, source {source}: mean and 95% CI over seeds "
+                             f"(Decision Diffuser is evaluated once, so it has none)", y=1.02)
+        out = Path(folder) / f"curves_{profile}_{source}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        grid.figure.savefig(out, dpi=110, bbox_inches="tight")
+        plt.close(grid.figure)
+        written.append(out)
+    for stale in Path(folder).glob("curves_*.png"):
+        if stale not in written:
+            stale.unlink()
+    return written

@@ -1,0 +1,90 @@
+"""Result files as a table, and the one filter every report applies, which says what it left out and why."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.methods import METHODS
+
+COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
+           "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "finished_at",
+           "evaluations", "path"]
+
+
+def iter_result_files(results_dir: Path) -> list[Path]:
+    return sorted(p for p in Path(results_dir).rglob("seed*.json") if not p.name.startswith("."))
+
+
+def _row(path: Path) -> dict:
+    result = json.loads(path.read_text())
+    run = result["run"]
+    return {
+        "profile": run["profile"], "source": run["source"], "task": run["task"], "method": run["method"],
+        "variant": run.get("variant", ""), "seed": run["seed"], "method_version": run.get("method_version", 0),
+        "final_score": result["final_score"], "best_score": result["best_score"],
+        "train_steps": result["evaluations"][-1]["step"], "dataset_id": result["dataset"]["id"],
+        "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
+        "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
+        "finished_at": result.get("finished_at", ""),
+        "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]], "path": str(path),
+    }
+
+
+def load_runs(results_dir: Path) -> pd.DataFrame:
+    """One row per result file. A file that cannot be read is named on stderr and left out, never fatal."""
+    rows = []
+    for path in iter_result_files(results_dir):
+        try:
+            rows.append(_row(path))
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            print(f"warning: {path} is not a readable result file ({type(error).__name__}: {error}); "
+                  f"left out of reports (delete it and rerun the run)", file=sys.stderr)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@dataclass(frozen=True)
+class Selection:
+    runs: pd.DataFrame  # what the report shows
+    left_out: pd.DataFrame  # the look-alikes it did not show, with a `reason` column
+
+    def note(self) -> str:
+        """One line for the report: how many look-alike runs were left out, by reason."""
+        if self.left_out.empty:
+            return "- left out: none"
+        counts = self.left_out["reason"].value_counts()
+        return "- left out: " + "; ".join(f"{n} {reason}" for reason, n in counts.items())
+
+
+def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str | None = None,
+                tasks=None, methods=None, variants=("",)) -> Selection:
+    """The runs a report claims: this profile and data source, these tasks, methods and ablation variants, the
+    method's current code version, and per (profile, source, task) the newest dataset (by checksum: runs on an
+    older build of the same task's data are left out). Everything else that would have matched is listed."""
+    candidates = runs
+    if tasks is not None:
+        candidates = candidates[candidates["task"].isin(list(tasks))]
+    if methods is not None:
+        candidates = candidates[candidates["method"].isin(list(methods))]
+    reasons = pd.Series("", index=candidates.index, dtype=object)
+
+    def flag(mask, reason: str) -> None:
+        reasons[mask & (reasons == "")] = reason
+
+    if profile is not None:
+        flag(candidates["profile"] != profile, "other profile")
+    if source is not None:
+        flag(candidates["source"] != source, "other data source")
+    flag(~candidates["variant"].isin(list(variants)), "other ablation variant")
+    current = candidates["method"].map(lambda m: METHODS[m].version if m in METHODS else -1)
+    flag(candidates["method_version"] != current, "stale method version (rerun with today's code)")
+    newest = (candidates[reasons == ""].sort_values("finished_at")
+              .groupby(["profile", "source", "task"])["dataset_checksum"].last())
+    keys = list(zip(candidates["profile"], candidates["source"], candidates["task"]))
+    flag(pd.Series([newest.get(k) not in (None, c) for k, c in zip(keys, candidates["dataset_checksum"])],
+                   index=candidates.index), "older dataset build")
+    return Selection(candidates[reasons == ""].copy(), candidates[reasons != ""].assign(reason=reasons[reasons != ""]))

@@ -1,0 +1,168 @@
+"""results/table2.md: the papers' main table, our runs beside the published numbers.
+
+Rows: the 9 D4RL tasks and their average; columns: the methods of DAWM's comparison. Each cell: our score
+(stats.CELL_HEADER) and the published value after `·`, whose protocol the footnotes state. Below: rliable's
+aggregates per method over complete task x seed matrices, and the papers' claimed comparisons computed on our
+runs. A pure function of the result files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmark.methods import METHODS
+from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
+from benchmark.reports.runs import Selection
+from benchmark.reports.stats import (CELL_HEADER, MISSING, complete_matrix, iqm, optimality_gap, pooled,
+                                     probability_of_improvement, seed_cell, stratified_bootstrap)
+from benchmark.suites import D4RL9
+from benchmark.tasks import parse_task
+
+TABLE2_METHODS = ("onestep-td3bc", "onestep-iql", "dd", "dwm-td3bc", "dwm-iql", "dawm-td3bc", "dawm-iql", "td3bc",
+                  "iql")
+COMPARISONS = (("dawm-td3bc", "dwm-td3bc"), ("dawm-iql", "dwm-iql"), ("dwm-td3bc", "onestep-td3bc"),
+               ("dwm-iql", "onestep-iql"))
+SOURCE_LABELS = {"local": "local", "minari": "Minari"}
+
+
+def task_label(task: str, source: str) -> str:
+    """`walker2d-medium (local)` for our own builds: the D4RL id only names D4RL's own data."""
+    if source not in SOURCE_LABELS:
+        return task
+    parsed = parse_task(task)
+    return f"{parsed.env}-{parsed.dataset} ({SOURCE_LABELS[source]})"
+
+
+def average(runs: pd.DataFrame, method: str, tasks: tuple[str, ...] = D4RL9) -> float | None:
+    """Mean over tasks of the per-task seed means; None unless every task has runs."""
+    means = runs[runs["method"] == method].groupby("task")["final_score"].mean()
+    return float(np.mean([means[t] for t in tasks])) if all(t in means for t in tasks) else None
+
+
+def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
+    columns = [METHODS[m].label for m in TABLE2_METHODS]
+    table = pd.DataFrame(index=[*(task_label(t, source) for t in D4RL9), "average"], columns=columns, dtype=object)
+    for method, label in zip(TABLE2_METHODS, columns):
+        paper = PAPER.get(method)
+        for task in D4RL9:
+            ours = seed_cell(runs.loc[(runs["task"] == task) & (runs["method"] == method), "final_score"])
+            published = paper.scores.get(task) if paper else None
+            table.loc[task_label(task, source), label] = ours if published is None else f"{ours} · {published:.1f}"
+        mean = average(runs, method)
+        ours = MISSING if mean is None else f"{mean:.1f}"
+        table.loc["average", label] = f"{ours} · {paper.average:.1f}" if paper else ours
+    table.index.name = "task"
+    return table
+
+
+def aggregate_table(runs: pd.DataFrame, tasks: tuple[str, ...] = D4RL9) -> pd.DataFrame:
+    """IQM and optimality gap with 95% stratified-bootstrap intervals, for methods with a complete matrix."""
+    rows = []
+    for method in TABLE2_METHODS:
+        matrix, missing = complete_matrix(runs, method, list(tasks))
+        row = {"method": METHODS[method].label}
+        if matrix is None:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            rows.append(row | {"runs": int((runs["method"] == method).sum()), "IQM [95% CI]": MISSING,
+                               "optimality gap [95% CI]": MISSING, "not aggregated: missing": shown})
+            continue
+        stats = [stratified_bootstrap([matrix], lambda m, f=f: f(pooled(m))) for f in (iqm, optimality_gap)]
+        rows.append(row | {"runs": sum(len(t) for t in matrix),
+                           "IQM [95% CI]": f"{stats[0][0]:.1f} [{stats[0][1]:.1f}, {stats[0][2]:.1f}]",
+                           "optimality gap [95% CI]": f"{stats[1][0]:.1f} [{stats[1][1]:.1f}, {stats[1][2]:.1f}]",
+                           "not aggregated: missing": ""})
+    return pd.DataFrame(rows)
+
+
+def common_complete_tasks(runs: pd.DataFrame, methods: tuple[str, ...], tasks: tuple[str, ...] = D4RL9
+                          ) -> list[str]:
+    """Tasks on which every one of `methods` has a complete set of its seeds."""
+    return [t for t in tasks if all(complete_matrix(runs, m, [t])[0] is not None for m in methods)]
+
+
+def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The papers' comparisons on our runs: probability of improvement (with CI) on the tasks both methods
+    completed, and the relative difference of the 9-task averages (only when both cover all 9)."""
+    rows = []
+    for better, baseline in COMPARISONS:
+        tasks = common_complete_tasks(runs, (better, baseline))
+        label = f"{METHODS[better].label} vs {METHODS[baseline].label}"
+        ours, base = average(runs, better), average(runs, baseline)
+        relative = MISSING if ours is None or base is None else f"{100 * (ours / base - 1):+.1f}%"
+        if not tasks:
+            rows.append({"comparison": label, "tasks": 0, "P(improvement) [95% CI]": MISSING,
+                         "9-task average, relative": relative, "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
+            continue
+        x, y = (complete_matrix(runs, m, tasks)[0] for m in (better, baseline))
+        point, low, high = stratified_bootstrap([x, y], probability_of_improvement)
+        rows.append({"comparison": label, "tasks": len(tasks), "P(improvement) [95% CI]":
+                     f"{point:.2f} [{low:.2f}, {high:.2f}]", "9-task average, relative": relative,
+                     "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
+    return pd.DataFrame(rows)
+
+
+def paper_footnotes() -> str:
+    """Under the table, where a reader looks: how each published column was obtained, against our protocol."""
+    lines = ["Published columns (the value after ·), per column:"]
+    for method in TABLE2_METHODS:
+        paper = PAPER.get(method)
+        text = (f"{paper.source}: {paper.protocol}" if paper
+                else f"DAWM publishes no per-task values; {DAWM_CLAIMS[method]}")
+        lines.append(f"- {METHODS[method].label}: {text}.")
+    lines.append("- Ours: one configuration per task (DWM-*: H=7 and the middle RTG of DWM's sweep; OneStep-*: H=2), "
+                 "never a best-of-sweep; the final evaluation; the profile's steps; gymnasium v5 MuJoCo.")
+    return "\n".join(lines)
+
+
+def _steps_line(group: pd.DataFrame) -> str:
+    parts = []
+    for method in TABLE2_METHODS:
+        rows = group[group["method"] == method]
+        if rows.empty:
+            continue
+        if METHODS[method].pipeline == "dd":
+            parts.append(f"{METHODS[method].label}: no agent (evaluated once after its models train)")
+        else:
+            parts.append(f"{METHODS[method].label} {', '.join(map(str, sorted(rows['train_steps'].unique())))}")
+    return "; ".join(parts)
+
+
+def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
+    """Markdown: one section per (profile, data source) selection, or a message naming what to run."""
+    if not any(not s.runs.empty for s in selections.values()):
+        return ("# Table 2\n\nNo result files for the table's tasks and methods. Run them with\n"
+                "`python -m benchmark run --suite d4rl9` (quick profile, 5 seeds), then `python -m benchmark report`.\n")
+    parts = ["# Table 2: D4RL locomotion, normalised score (x100)\n"]
+    for (profile, source), selection in sorted(selections.items()):
+        group = selection.runs
+        if group.empty:
+            continue
+        missing = [f"{METHODS[m].label} on {t}" for m in TABLE2_METHODS for t in D4RL9
+                   if group[(group["method"] == m) & (group["task"] == t)].empty]
+        commits = sorted({c[:10] for c in group["commit"].dropna()}) or ["unknown"]
+        parts.append(
+            f"## profile `{profile}`, data source `{source}`\n\n"
+            f"- produced by `python -m benchmark report` from {len(group)} result files; datasets: "
+            f"{', '.join(sorted(group['dataset_id'].unique()))}"
+            + (" (how they were built: [datasets.md](datasets.md))" if source == "local" else "") + "\n"
+            f"- seeds: {', '.join(map(str, sorted(group['seed'].unique())))}; agent steps: {_steps_line(group)}\n"
+            f"- commits: {', '.join(commits)} (results of one method version; a fix that changes a method's "
+            f"numbers bumps its version and its older results are left out); devices: "
+            f"{', '.join(sorted(group['device'].unique()))}\n"
+            f"{selection.note()}\n"
+            f"- each cell: ours, {CELL_HEADER} · the published value, obtained under another protocol (see the "
+            f"footnotes under the table). {MISSING} = not run, never zero. DD is DWM's re-run preset (`dd`).\n"
+            + ("- our datasets are built locally with the D4RL recipe (rows say `(local)`); per-task values are "
+               "not comparable with the published ones, comparisons between our columns are.\n"
+               if source == "local" else "")
+            + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
+            f"{main_table(group, source).to_markdown()}\n\n"
+            f"{paper_footnotes()}\n\n"
+            f"### Aggregates over complete task x seed matrices (rliable's estimators, 95% stratified bootstrap)\n\n"
+            f"{aggregate_table(group).to_markdown(index=False)}\n\n"
+            f"### The papers' comparisons on our runs\n\n"
+            f"P(improvement): the probability that a run of the first method beats one of the second on the same "
+            f"task, averaged over the tasks both completed.\n\n"
+            f"{comparison_table(group).to_markdown(index=False)}\n")
+    return "\n".join(parts)
