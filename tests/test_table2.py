@@ -106,3 +106,12 @@ def test_horizon_stability_claim(tmp_path):
 
 def test_no_runs_names_what_to_run(tmp_path):
     assert "No result files" in render_table2(by_group(load_runs(tmp_path)))
+
+
+def test_performance_profiles_only_for_complete_methods(root, tmp_path):
+    from benchmark.reports.performance_profiles import draw_performance_profiles
+
+    written = draw_performance_profiles(by_group(load_runs(root)), tmp_path / "figures")
+    assert [p.name for p in written] == ["performance_profiles_quick_local.png"]  # DWM and DAWM: 9 x 2 each
+    assert draw_performance_profiles(by_group(load_runs(root)), tmp_path / "figures", tasks=("no-such-task",)) == []
+    assert not written[0].exists()  # no complete method any more: the stale figure is removed

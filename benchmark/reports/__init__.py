@@ -6,5 +6,6 @@
 - tables.py: results/table.md, and `write_report`, which writes every report;
 - table2.py and paper_numbers.py: the papers' main table beside ours, with each published column's protocol;
 - claims.py: results/claims.md, one verdict per claim of the papers;
-- curves.py: learning curves from the evaluations every result file stores.
+- curves.py: learning curves from the evaluations every result file stores;
+- performance_profiles.py: rliable's performance profiles for methods with complete task x seed matrices.
 """

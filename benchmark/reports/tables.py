@@ -68,6 +68,7 @@ def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str
     """results/table.md (every run) and, beside it, table2.md, claims.md and the learning curves."""
     from benchmark.reports.claims import render_claims
     from benchmark.reports.curves import draw_curves
+    from benchmark.reports.performance_profiles import draw_performance_profiles
     from benchmark.reports.table2 import render_table2
 
     results_dir = Path(results_dir)
@@ -83,4 +84,5 @@ def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str
     write_text_atomic(out.with_name("table2.md"), render_table2(selections))
     write_text_atomic(out.with_name("claims.md"), render_claims(runs))
     draw_curves(selections, out.parent / "figures")
+    draw_performance_profiles(selections, out.parent / "figures")
     return text
