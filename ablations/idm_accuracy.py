@@ -22,7 +22,7 @@ import seaborn as sns
 import torch
 from tqdm import tqdm
 
-from ablations.model_accuracy import TOLERANCE, AccuracySpec, Report, measure
+from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
 from ablations.reporting import finish_report
 from benchmark.cluster import load_cluster_profile
 from benchmark.errors import exit_2_on_usage_error
@@ -63,13 +63,14 @@ def tqdm_report(label: str) -> Report:
     return phase
 
 
-def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int]) -> pd.DataFrame:
-    """Long form: one row per (task, seed, section, series, step, metric)."""
+def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = ""
+                      ) -> pd.DataFrame:
+    """Long form: one row per (task, seed, section, series, step, metric), for one world-model variant."""
     frames = []
     for path in sorted(Path(folder).glob(f"{profile}/*/*/seed*.json")):
         content = json.loads(path.read_text())
         run = content["run"]
-        if run["task"] in tasks and run["seed"] in seeds:
+        if run["task"] in tasks and run["seed"] in seeds and run.get("world_model_variant", "") == variant:
             frames.append(pd.DataFrame(content["records"]).assign(
                 task=run["task"], seed=run["seed"], commit=content["environment"]["git_commit"]))
     columns = ["section", "series", "step", "metric", "value", "count", "task", "seed", "commit"]
@@ -107,6 +108,28 @@ def task_section(records: pd.DataFrame, task: str) -> list[str]:
     k_step.columns = [f"{'state RMSE (std)' if m == 'state_rmse' else 'reward MAE'}, {s}" for m, s in k_step.columns]
     lines += [k_step.round(4).rename_axis("k").reset_index().to_markdown(index=False), ""]
     return lines
+
+
+def variant_section(folder: Path, profile: str, tasks: list[str], seeds: list[int], default: pd.DataFrame
+                    ) -> list[str]:
+    """The diffusion world model's k-step error next to its variants' (WORLD_MODEL_VARIANTS), where measured."""
+    frames = [default.assign(variant="default")]
+    for name, fields in WORLD_MODEL_VARIANTS.items():
+        if name:
+            label = name + " (" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+            frames.append(load_measurements(folder, profile, tasks, seeds, name).assign(variant=label))
+    data = pd.concat(frames, ignore_index=True)
+    data = data[(data["section"] == "k_step") & (data["series"] == "diffusion world model")
+                & data["step"].isin([1, 3, 7])]
+    if data["variant"].nunique() < 2:
+        return []
+    table = data.pivot_table(index=["task", "variant"], columns=["metric", "step"], values="value", aggfunc="mean")
+    names = {"state_rmse": "state RMSE (std)", "reward_mae": "reward MAE"}
+    table.columns = [f"{names[m]}, k={int(k)}" for m, k in table.columns]
+    return ["## World-model variants: k-step error of the diffusion world model (mean over seeds)\n",
+            "Measured with `--world-model-variants`; each variant is a world model trained and measured like the "
+            "default one, on the same split.\n",
+            table.round(4).reset_index().to_markdown(index=False), ""]
 
 
 def _with_flat_references(records: pd.DataFrame, section: str, metric: str, horizon: int) -> pd.DataFrame:
@@ -177,6 +200,7 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
     for task in tasks:
         if task in set(records["task"]):
             lines += task_section(records[records["task"] == task], task)
+    lines += variant_section(folder, profile, tasks, seeds, records)
     idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
                                                                                  "compounding_error"))
     return finish_report(lines, missing, f"python -m ablations.idm_accuracy --profile {profile}", out,
@@ -212,14 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
     parser.add_argument("--executor", default="local", choices=("local", "slurm"))
     parser.add_argument("--cluster-profile", default="local")
+    parser.add_argument("--world-model-variants", nargs="+", default=[],
+                        choices=[name for name in WORLD_MODEL_VARIANTS if name],
+                        help="also measure these world-model alternatives (e.g. eps: epsilon prediction)")
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing files")
     parser.add_argument("--out", type=Path, default=Path("results") / "idm_accuracy.md")
     args = parser.parse_args(argv)
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
-    specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache)
-             for task in args.tasks for seed in args.seeds]
+    specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache, world_model_variant=variant)
+             for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
     todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
     if todo and not args.report_only:
         run_measurements(todo, args.measurements, args.executor, args.cluster_profile)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ from benchmark.termination import alive_mask, is_terminal
 HELD_OUT_FRACTION = 0.05
 TOLERANCE = 0.1  # an action "within tolerance": every dimension within 0.1 of the reference (actions in [-1, 1])
 DIFFUSION_METHOD, ONE_STEP_METHOD = "dawm-td3bc", "onestep-td3bc"  # whose configs the models take
+# Alternatives of the diffusion world model measured side by side: name -> fields over its config.
+WORLD_MODEL_VARIANTS = {"": {}, "eps": {"predict_epsilon": True}}
 Report = Callable[[str], Callable[[int, int], None] | None]  # phase -> (step, total) callback
 
 
@@ -59,9 +61,11 @@ class AccuracySpec:
     starts: int = 2048  # held-out rows the rollouts start from
     cache: str = ".cache"
     device: str = "cpu"
+    world_model_variant: str = ""  # a key of WORLD_MODEL_VARIANTS
 
     def path(self, out: Path) -> Path:
-        return Path(out) / self.profile / self.source / self.task / f"seed{self.seed}.json"
+        suffix = f"+{self.world_model_variant}" if self.world_model_variant else ""
+        return Path(out) / self.profile / self.source / self.task / f"seed{self.seed}{suffix}.json"
 
 
 def action_metrics(mean: torch.Tensor, variance: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:
@@ -100,6 +104,7 @@ def measure(spec: AccuracySpec, report: Report = lambda phase: None) -> dict:
     seeds = RunSeeds.spawn(spec.seed)
     train, held = dataset.transitions.split_episodes(HELD_OUT_FRACTION, spec.seed)
     diffusion, one_step = resolve(DIFFUSION_METHOD, spec.task).configs, resolve(ONE_STEP_METHOD, spec.task).configs
+    diffusion["world_model"] = replace(diffusion["world_model"], **WORLD_MODEL_VARIANTS[spec.world_model_variant])
     normalizer = StateNormalizer.fit(train.observations)
     cache = Path(spec.cache)
     wm, wm_artifact = world_model(train, diffusion["world_model"], profile.world_model_steps, seeds.artifacts,

@@ -106,6 +106,18 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
 
     assert idm_accuracy([*common, "--report-only", "--seeds", "0", "1"]) == 0
     assert "Missing (1): hopper-tiny seed 1" in out.read_text()
+    assert "World-model variants" not in out.read_text()
+
+    # a world-model variant: its own measurement file, its own world model, beside the default in the report
+    assert idm_accuracy([*common, "--starts", "64", "--cache", str(tmp_path / "cache"),
+                         "--world-model-variants", "eps"]) == 0
+    variant = json.loads((measurements / "smoke" / "local" / "hopper-tiny" / "seed0+eps.json").read_text())
+    assert variant["run"]["world_model_variant"] == "eps"
+    assert variant["artifacts"]["world_model"]["sha256"] != measurement["artifacts"]["world_model"]["sha256"]
+    assert variant["artifacts"]["inverse_dynamics"]["sha256"] == measurement["artifacts"]["inverse_dynamics"]["sha256"]
+    text = out.read_text()
+    assert "## World-model variants" in text and "eps (predict_epsilon=True)" in text
+    assert text.count("## hopper-tiny") == 1  # the main sections show the default model only
 
 
 def test_idm_accuracy_rejects_an_unknown_task(tmp_path, capsys):
