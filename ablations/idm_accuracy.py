@@ -63,11 +63,12 @@ def tqdm_report(label: str) -> Report:
     return phase
 
 
-def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = ""
-                      ) -> pd.DataFrame:
-    """Long form: one row per (task, seed, section, series, step, metric), for one world-model variant."""
+def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = "",
+                      source: str = "local") -> pd.DataFrame:
+    """Long form: one row per (task, seed, section, series, step, metric), for one data source and world-model
+    variant."""
     frames = []
-    for path in sorted(Path(folder).glob(f"{profile}/*/*/seed*.json")):
+    for path in sorted(Path(folder).glob(f"{profile}/{source}/*/seed*.json")):
         content = json.loads(path.read_text())
         run = content["run"]
         if run["task"] in tasks and run["seed"] in seeds and run.get("world_model_variant", "") == variant:
@@ -110,14 +111,14 @@ def task_section(records: pd.DataFrame, task: str) -> list[str]:
     return lines
 
 
-def variant_section(folder: Path, profile: str, tasks: list[str], seeds: list[int], default: pd.DataFrame
-                    ) -> list[str]:
+def variant_section(folder: Path, profile: str, tasks: list[str], seeds: list[int], default: pd.DataFrame,
+                    source: str) -> list[str]:
     """The diffusion world model's k-step error next to its variants' (WORLD_MODEL_VARIANTS), where measured."""
     frames = [default.assign(variant="default")]
     for name, fields in WORLD_MODEL_VARIANTS.items():
         if name:
             label = name + " (" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
-            frames.append(load_measurements(folder, profile, tasks, seeds, name).assign(variant=label))
+            frames.append(load_measurements(folder, profile, tasks, seeds, name, source).assign(variant=label))
     data = pd.concat(frames, ignore_index=True)
     data = data[(data["section"] == "k_step") & (data["series"] == "diffusion world model")
                 & data["step"].isin([1, 3, 7])]
@@ -176,12 +177,12 @@ def _save(figure, out: Path) -> None:
     plt.close(figure)
 
 
-def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: Path) -> str:
-    records = load_measurements(folder, profile, tasks, seeds)
+def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, source: str = "local") -> str:
+    records = load_measurements(folder, profile, tasks, seeds, source=source)
     found = set(zip(records["task"], records["seed"]))
     missing = [f"{task} seed {seed}" for task in tasks for seed in seeds if (task, seed) not in found]
     commits = ", ".join(sorted({str(c)[:10] for c in records["commit"]})) or "none"
-    lines = [f"# IDM accuracy, dynamics consistency and compounding error (profile `{profile}`)\n",
+    lines = [f"# IDM accuracy, dynamics consistency and compounding error (profile `{profile}`, source `{source}`)\n",
              f"Produced by `python -m ablations.idm_accuracy --profile {profile}` from {len(found)} measurement "
              f"files in `{folder}` (commits {commits}). The diffusion world model, DAWM's IDM and the one-step "
              f"model are trained with the `{profile}` profile's budgets on 95% of each dataset's episodes and "
@@ -200,7 +201,7 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
     for task in tasks:
         if task in set(records["task"]):
             lines += task_section(records[records["task"] == task], task)
-    lines += variant_section(folder, profile, tasks, seeds, records)
+    lines += variant_section(folder, profile, tasks, seeds, records, source)
     idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
                                                                                  "compounding_error"))
     return finish_report(lines, missing, f"python -m ablations.idm_accuracy --profile {profile}", out,
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
     if todo and not args.report_only:
         run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
-    print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out))
+    print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
     return 0
 
 

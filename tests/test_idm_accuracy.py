@@ -119,6 +119,13 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
     assert "## World-model variants" in text and "eps (predict_epsilon=True)" in text
     assert text.count("## hopper-tiny") == 1  # the main sections show the default model only
 
+    # a measurement of another data source is a look-alike: never in the local report
+    other = measurements / "smoke" / "minari" / "hopper-tiny" / "seed0.json"
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({**measurement, "records": [{**r, "value": 999.0} for r in measurement["records"]]}))
+    assert idm_accuracy([*common, "--report-only"]) == 0
+    assert "999.0" not in out.read_text() and "source `local`" in out.read_text()
+
 
 def test_idm_accuracy_rejects_an_unknown_task(tmp_path, capsys):
     out = tmp_path / "idm_accuracy.md"
