@@ -19,7 +19,8 @@ import seaborn as sns
 
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.cluster import load_cluster_profile
-from benchmark.errors import exit_2_on_usage_error
+from benchmark.completion import is_done
+from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.hyperparams import resolve
 from benchmark.launcher import launch
 from benchmark.methods import METHODS
@@ -111,13 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
     args = parser.parse_args(argv)
+    if args.workers < 1 or any(seed < 0 for seed in args.seeds):
+        raise UsageError("--workers must be 1 or more and --seeds 0 or more")
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]
-        todo = [s for s in dict.fromkeys(specs) if not s.result_path(args.results).is_file()]
+        todo = [s for s in dict.fromkeys(specs) if not is_done(s, args.results)]
         cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
         if todo:
             launch(todo, args.results, Path("logs") / f"horizon-{datetime.now():%Y%m%d-%H%M%S}", args.executor,

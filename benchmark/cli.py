@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from benchmark.data import SOURCES, DataSpec, ensure_available
+from benchmark.completion import is_done
+from benchmark.data import SOURCES, DataSpec, load_dataset
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
@@ -42,6 +44,8 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hdf5-dir", help="d4rl-hdf5: folder with D4RL's v2 files (default ~/.d4rl/datasets)")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"default {DEFAULT_RESULTS}")
     parser.add_argument("--cache", default=".cache", help="world models, rollout banks, IDMs (default .cache)")
+    parser.add_argument("--clip-actions", action="store_true",
+                        help="clip dataset actions to [-1, 1] instead of refusing a dataset with actions outside")
 
 
 def _device(name: str) -> str:
@@ -60,10 +64,13 @@ def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
     tasks = [parse_task(t).name for t in (args.tasks or suite.tasks)]
     methods = [get_method(m).name for m in (args.methods or suite.methods)]
     profile = get_profile(args.profile or suite.profile).name
-    data = DataSpec(args.source, args.download, args.hdf5_dir)
+    data = DataSpec(args.source, args.download, args.hdf5_dir, getattr(args, "clip_actions", False))
     seeds = args.seeds if args.seeds is not None else suite.seeds
-    return [RunSpec(task, method, seed, profile, data, device, cache=args.cache) for task in tasks
-            for method in methods for seed in seeds]
+    if any(seed < 0 for seed in seeds):
+        raise UsageError(f"--seeds {' '.join(map(str, seeds))}: seeds must be 0 or more")
+    specs = [RunSpec(task, method, seed, profile, data, device, cache=args.cache) for task in tasks
+             for method in methods for seed in seeds]
+    return list(dict.fromkeys(specs))  # a name or seed given twice is one run, not two at once
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -71,14 +78,20 @@ def command_run(args: argparse.Namespace) -> int:
     specs = build_grid(args, device)
     if args.executor not in EXECUTORS:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
+    if args.executor == "slurm" and shutil.which("sbatch") is None:
+        raise UsageError("--executor slurm: SLURM is not installed here (no sbatch on PATH); use --executor local, "
+                         "or run the command on a SLURM login node")
     cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
     tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
     if specs[0].data.source == "local":
         build_many([(t.env, t.dataset) for t in tasks
                     if t.dataset in RECIPE_DATASETS and behaviour_run_available(t.env)])
-    for task in tasks:
-        ensure_available(task, specs[0].data)
-    todo = [s for s in specs if not s.result_path(args.results).is_file()]
+    checksums = {}
+    for task in tasks:  # every dataset is read and validated before anything is submitted
+        checksums[task.name] = load_dataset(task, specs[0].data).checksum
+    todo = [s for s in specs if not is_done(s, args.results, checksums[s.task])]
     in_flight = [s for s in todo if (job := read_job(s, args.results)) is not None and job.state() != "ended"]
     todo = [s for s in todo if s not in in_flight]
     print(f"{len(specs)} runs in the grid, {len(specs) - len(todo) - len(in_flight)} already done, "
@@ -97,8 +110,24 @@ def command_run(args: argparse.Namespace) -> int:
     keys = list(zip(runs["profile"], runs["source"], runs["task"], runs["method"], runs["seed"]))
     print(render(by_group(runs[[k in names for k in keys]]), title=f"Suite {args.suite}"))
     if failed:
-        print(f"{failed} run(s) failed; see `python -m benchmark status --suite {args.suite}`", file=sys.stderr)
+        print(f"{failed} run(s) failed; see `{status_command(args)}`", file=sys.stderr)
     return 1 if failed else 0
+
+
+def status_command(args: argparse.Namespace) -> str:
+    """The `status` command line for the same grid and results folder as `args`."""
+    parts = ["python -m benchmark status", f"--suite {args.suite}"]
+    for option in ("tasks", "methods", "seeds"):
+        if getattr(args, option):
+            parts.append(f"--{option} {' '.join(map(str, getattr(args, option)))}")
+    for option in ("profile", "hdf5_dir"):
+        if getattr(args, option):
+            parts.append(f"--{option.replace('_', '-')} {getattr(args, option)}")
+    if args.source != "local":
+        parts.append(f"--source {args.source}")
+    if Path(args.results) != DEFAULT_RESULTS:
+        parts.append(f"--results {args.results}")
+    return " ".join(parts)
 
 
 def command_status(args: argparse.Namespace) -> int:

@@ -24,7 +24,8 @@ class DatasetNotFoundError(UsageError):
 
 
 def exit_2_on_usage_error(main: Callable[..., int]) -> Callable[..., int]:
-    """A command's main(): a UsageError becomes its message on stderr and exit code 2, never a traceback."""
+    """A command's main(): a UsageError becomes its message on stderr and exit code 2, never a traceback; Ctrl-C
+    becomes one line saying how to resume, and exit code 130."""
     @functools.wraps(main)
     def wrapped(*args, **kwargs) -> int:
         try:
@@ -32,4 +33,8 @@ def exit_2_on_usage_error(main: Callable[..., int]) -> Callable[..., int]:
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("\ninterrupted: finished runs are saved and interrupted ones resume from their last checkpoint; "
+                  "rerun the same command to continue", file=sys.stderr)
+            return 130
     return wrapped

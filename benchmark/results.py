@@ -16,7 +16,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=False)
+            json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=False)  # strict JSON: no bare NaN
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

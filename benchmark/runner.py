@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -105,6 +106,10 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
             progress("evaluate", 0, 1, None)
         evaluations.append(evaluate_at(0, {}))
     timings["total"] = time.perf_counter() - started
+    not_finite = [e["step"] for e in evaluations if not math.isfinite(e["score"])]
+    if not_finite:
+        raise FloatingPointError(f"{spec.name}: non-finite evaluation scores at steps {not_finite} (the training "
+                                 f"diverged or the data holds NaN); not recorded as a finished run")
 
     result = {
         "schema": 1,

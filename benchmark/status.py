@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmark.completion import result_state
 from benchmark.jobs import read_job
 from benchmark.runspec import RunSpec
 
@@ -27,9 +28,12 @@ def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
     """(state, detail): done with its scores; pending or running with its job; failed with the last line of
     its traceback (or of its job's log, for a job that died without one); or missing."""
     result, failure = spec.result_path(results_dir), spec.failure_path(results_dir)
-    if result.is_file():
+    state, why = result_state(spec, results_dir)
+    if state == "done":
         data = json.loads(result.read_text())
         return "done", f"final {data['final_score']:.1f}, best {data['best_score']:.1f}"
+    if state != "absent":
+        return "missing", f"{result} is {state} ({why}); `run` sets it aside and runs it again"
     if failure.is_file():  # the launcher removes it when it submits the run again
         return "failed", exception_line(failure.read_text())
     job = read_job(spec, results_dir)

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             kept = prune_checkpoints(args.out / env, env, recipe)
             print(f"{env}: kept {len(kept)} actor checkpoints (until medium, and the expert)")
     elif args.command == "build":
+        if args.workers < 1:
+            raise UsageError(f"--workers {args.workers}: give 1 or more")
         for env in args.env:
             if set(args.datasets) - {TINY_DATASET} and not behaviour_run_available(env):
                 raise UsageError(f"no finished behaviour run for {env} in {BEHAVIOUR_DIR / env}; train it with "

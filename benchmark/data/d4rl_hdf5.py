@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from benchmark.data.transitions import Transitions
+from benchmark.data.validation import boolean_flags
 from benchmark.errors import UsageError
 
 
@@ -51,10 +52,12 @@ def read_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> Transitions:
     with h5py.File(path, "r") as file:
         observations, actions = file["observations"][()], file["actions"][()]
         rewards = file["rewards"][()].reshape(-1)
-        terminals = file["terminals"][()].reshape(-1).astype(bool)
-        timeouts = file["timeouts"][()].reshape(-1).astype(bool)
+        terminals = boolean_flags(file["terminals"][()], "terminals", str(path))
+        timeouts = boolean_flags(file["timeouts"][()], "timeouts", str(path))
         next_observations = file["next_observations"][()] if "next_observations" in file else None
     n = len(observations)
+    if n < 2:
+        raise Hdf5FormatError(f"{path}: {n} rows; a dataset needs at least two (D4RL drops the last row)")
     keep = ~timeouts
     keep[-1] = False
     if not keep.any():

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5, validate_d4rl_hdf5
 from benchmark.data.minari_io import dataset_exists, datasets_root, local_dataset_id, read_transitions
 from benchmark.data.recipe import behaviour_run_available, build_dataset
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
+from benchmark.data.validation import MAX_ACTION, validate_transitions
 from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
 from benchmark.tasks import TINY_DATASET, Task
 
@@ -28,6 +31,7 @@ class DataSpec:
     source: str = "local"
     download: bool = False  # minari only: fetch a missing dataset from the Minari remote
     hdf5_dir: str | None = None  # d4rl-hdf5 only; default $D4RL_DATASET_DIR or ~/.d4rl/datasets
+    clip_actions: bool = False  # clip actions outside the action space instead of refusing the dataset
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -150,4 +154,23 @@ def load_dataset(task: Task, spec: DataSpec) -> Dataset:
         path = hdf5_path(task, spec)
         transitions = read_d4rl_hdf5(path, task.info.obs_dim, task.info.act_dim)
         dataset_id, env_id = f"d4rl/{path.name}", task.info.gym_id_d4rl
+    if spec.clip_actions:
+        transitions = replace(transitions, actions=np.clip(transitions.actions, -MAX_ACTION, MAX_ACTION))
+    validate_transitions(transitions, _origin(task, spec, dataset_id), task.info.obs_dim, task.info.act_dim,
+                         _fix(task, spec))
     return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum())
+
+
+def _origin(task: Task, spec: DataSpec, dataset_id: str) -> str:
+    if spec.source == "d4rl-hdf5":
+        return str(hdf5_path(task, spec))
+    return f"{dataset_id} (under {datasets_root()})"
+
+
+def _fix(task: Task, spec: DataSpec) -> str:
+    if spec.source == "local":
+        return (f"Delete it and rebuild it: `python -m benchmark.data build --env {task.env} --datasets "
+                f"{task.dataset}`.")
+    if spec.source == "minari":
+        return "Delete it and download it again (--download)."
+    return "Replace the file with D4RL's original."
