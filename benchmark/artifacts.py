@@ -10,6 +10,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +27,9 @@ from algorithms.one_step_model import OneStepModel, OneStepModelConfig, Terminat
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig, WindowBatch
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
+from benchmark.completion import set_aside
 from benchmark.locks import file_lock
-from benchmark.results import write_json_atomic
+from benchmark.results import save_durably, write_json_atomic
 
 DEFAULT_CACHE = Path(".cache")
 # Part of the world model's cache key. 2: every field of a training batch comes from the same rows (version 1
@@ -55,17 +59,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _cached(folder: Path, train) -> Artifact:
-    """Load folder/weights.pt, or train it under a lock (train() -> (state_dict, meta)) and save it atomically."""
+def _cached(folder: Path, train: Callable[[], tuple[dict, dict]], load: Callable[[Path], Any],
+            ) -> tuple[Any, Artifact]:
+    """The model of `folder` (weights.pt and meta.json), or train() -> (state_dict, meta) under a lock.
+
+    An entry is written as one unit (a temporary folder renamed into place), so a kill never leaves half of
+    one; an entry that cannot be read (an older half-written one, a damaged file) is set aside with a warning
+    and trained again.
+    """
+    with file_lock(folder.with_name(f".{folder.name}.lock")):
+        if folder.exists():
+            try:
+                return _load_entry(folder, load)
+            except (OSError, EOFError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as error:
+                kept = set_aside(folder, "broken")
+                print(f"warning: cached model {folder} cannot be read ({type(error).__name__}: {error}); kept as "
+                      f"{kept}, training it again", file=sys.stderr)
+        state, meta = train()
+        temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(temporary, ignore_errors=True)
+        try:
+            temporary.mkdir(parents=True)
+            save_durably(state, temporary / "weights.pt")
+            write_json_atomic(temporary / "meta.json", meta)
+            os.replace(temporary, folder)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+        return _load_entry(folder, load)
+
+
+def _loaded(model: torch.nn.Module, path: Path, device: torch.device) -> torch.nn.Module:
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    return model.eval()
+
+
+def _load_entry(folder: Path, load: Callable[[Path], Any]) -> tuple[Any, Artifact]:
     weights = folder / "weights.pt"
-    with file_lock(folder / ".lock"):
-        if not weights.exists():
-            state, meta = train()
-            temporary = weights.with_suffix(".tmp")
-            torch.save(state, temporary)
-            os.replace(temporary, weights)
-            write_json_atomic(folder / "meta.json", meta)
-    return Artifact(weights, _sha256(weights), json.loads((folder / "meta.json").read_text()))
+    meta = json.loads((folder / "meta.json").read_text())
+    return load(weights), Artifact(weights, _sha256(weights), meta)
 
 
 def conditioning_rtg(data: Transitions, config: DiffusionWorldModelConfig) -> np.ndarray:
@@ -125,10 +156,7 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
                 "loss_curve": losses}
         return model.state_dict(), meta
 
-    artifact = _cached(Path(cache) / folder_name / key, train)
-    model = build()
-    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
-    return model.eval(), artifact
+    return _cached(Path(cache) / folder_name / key, train, lambda path: _loaded(build(), path, device))
 
 
 def _rows(data: Transitions, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -295,7 +323,4 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                     "stopped_early": step < steps, "loss_curve": losses}
             return model.state_dict(), meta
 
-    artifact = _cached(Path(cache) / "one_step_models" / key, train_model)
-    model = build()
-    model.load_state_dict(torch.load(artifact.path, map_location=device, weights_only=True))
-    return model.eval(), artifact
+    return _cached(Path(cache) / "one_step_models" / key, train_model, lambda path: _loaded(build(), path, device))

@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -73,6 +74,24 @@ def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
     return list(dict.fromkeys(specs))  # a name or seed given twice is one run, not two at once
 
 
+RESULTS_SPACE = 256 * 2 ** 20  # checkpoints of the runs in flight and their result files
+CACHE_SPACE = 4 * 2 ** 30  # a world model and its rollout bank on a 1M-row dataset take about 2 GB
+
+
+def check_writable(folder: Path, option: str, needed: int) -> None:
+    """Before anything is submitted: the folder can be created and written to, and has room."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"{option} {folder} cannot be written to ({error.strerror}); choose another folder") from None
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise UsageError(f"{option} {folder}: {free / 2 ** 20:.0f} MB free on its disk, the runs need about "
+                         f"{needed / 2 ** 20:.0f} MB; free some space or choose a folder on another disk")
+
+
 def command_run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     specs = build_grid(args, device)
@@ -91,6 +110,10 @@ def command_run(args: argparse.Namespace) -> int:
     checksums = {}
     for task in tasks:  # every dataset is read and validated before anything is submitted
         checksums[task.name] = load_dataset(task, specs[0].data).checksum
+    model_based = any(get_method(s.method).pipeline != "model_free" for s in specs)
+    check_writable(Path(args.results), "--results", RESULTS_SPACE)
+    if model_based:
+        check_writable(Path(args.cache), "--cache", CACHE_SPACE)
     todo = [s for s in specs if not is_done(s, args.results, checksums[s.task])]
     in_flight = [s for s in todo if (job := read_job(s, args.results)) is not None and job.state() != "ended"]
     todo = [s for s in todo if s not in in_flight]

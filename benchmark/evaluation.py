@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 
@@ -25,6 +27,11 @@ class EvalResult:
         return float(self.scores.mean())
 
 
+def route_mujoco_warnings() -> None:
+    """MuJoCo's warnings go to the `mujoco` logger instead of a MUJOCO_LOG.TXT in the working folder."""
+    mujoco.set_mju_user_warning(lambda message: logging.getLogger("mujoco").warning(message.strip()))
+
+
 def eval_seeds(run_seed: int, episodes: int) -> list[int]:
     """The same start states at every evaluation of a run; different runs get different ones."""
     return [run_seed * 1000 + i for i in range(episodes)]
@@ -33,6 +40,7 @@ def eval_seeds(run_seed: int, episodes: int) -> list[int]:
 @torch.no_grad()
 def evaluate(policy: Policy, env_id: str, env_name: str, seeds: list[int], device: torch.device | str = "cpu",
              ) -> EvalResult:
+    route_mujoco_warnings()
     envs = [gym.make(env_id) for _ in seeds]
     obs = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]).astype(np.float32)
     returns, lengths = np.zeros(len(envs)), np.zeros(len(envs), dtype=np.int64)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+import socket
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import submitit
@@ -16,11 +17,23 @@ ACTIVE = {"PENDING": "pending", "REQUEUED": "pending", "CONFIGURING": "pending",
           "COMPLETING": "running", "SUSPENDED": "pending"}
 
 
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if it is gone.
+    With the host, it tells a live job from a new process that reuses its PID (after a reboot, say)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
 @dataclass(frozen=True)
 class JobRecord:
     executor: str  # local | slurm
     job_id: str  # SLURM job id (array task id included), or the local job's process id
     folder: str  # submitit's folder of the job (its logs)
+    host: str = field(default_factory=socket.gethostname)  # local jobs: where the process runs
+    started: str | None = None  # local jobs: the process's start time (process_start)
 
     def submitit_job(self) -> submitit.Job:
         if self.executor == "slurm":
@@ -30,11 +43,14 @@ class JobRecord:
     def state(self) -> str:
         """pending, running, or ended (whatever its outcome: the result or failure file says which)."""
         if self.executor == "local":
+            if self.host != socket.gethostname():
+                return "ended"  # a record from another machine: its process is not ours to find
             try:
-                os.kill(int(self.job_id), 0)
-                return "running"
+                pid = int(self.job_id)
+                os.kill(pid, 0)
             except (OSError, ValueError):
                 return "ended"
+            return "running" if self.started is None or process_start(pid) == self.started else "ended"
         info = self.submitit_job().get_info(mode="force")  # ask sacct now, not a cached poll
         return ACTIVE.get(info.get("State", "UNKNOWN").split()[0], "ended")
 

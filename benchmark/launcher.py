@@ -17,7 +17,7 @@ import submitit
 from tqdm import tqdm
 
 from benchmark.cluster import ClusterProfile
-from benchmark.jobs import JobRecord, record_job
+from benchmark.jobs import JobRecord, process_start, record_job
 from benchmark.results import write_json_atomic, write_text_atomic
 from benchmark.runner import train_run
 from benchmark.runspec import RunSpec
@@ -153,7 +153,9 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
         else:
             jobs = [ex.submit(job, spec, str(results_dir), str(log_dir)) for spec in batch]
         for spec, submitted in zip(batch, jobs):
-            record_job(spec, results_dir, JobRecord(executor, str(submitted.job_id), str(submitted.paths.folder)))
+            started = process_start(int(submitted.job_id)) if executor == "local" else None
+            record_job(spec, results_dir, JobRecord(executor, str(submitted.job_id), str(submitted.paths.folder),
+                                                    started=started))
             running.append((spec, submitted))
 
     try:

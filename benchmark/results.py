@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import torch
+
+FULL_DISK_BYTES = 64 * 2 ** 20  # below this much free space a failed write is taken to be a full disk
 
 
 
@@ -35,3 +41,34 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _disk_full(path: Path, error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, (OSError, RuntimeError)) and shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+
+
+def save_durably(state: Any, path: Path) -> None:
+    """torch.save through a temporary file beside `path`, fsynced, then renamed: readers see the old file or the
+    whole new one. The temporary file goes on every error; a full disk is said to be one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:
+        Path(tmp).unlink(missing_ok=True)
+        if _disk_full(path, error):
+            raise OSError(errno.ENOSPC, f"disk full while writing {path}: free space on that disk, or point "
+                                        f"--results / --cache at another one, then rerun to resume") from None
+        raise
+
+
+def remove_temporaries(path: Path) -> None:
+    """Temporary files a killed writer of `path` left behind (save_durably, write_json_atomic)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)

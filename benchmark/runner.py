@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
+import pickle
 import random
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -21,7 +22,8 @@ from benchmark.hyperparams import resolve
 from benchmark.methods import get_method
 from benchmark.profiles import get_profile
 from benchmark.provenance import environment
-from benchmark.results import write_json_atomic
+from benchmark.completion import set_aside
+from benchmark.results import remove_temporaries, save_durably, write_json_atomic
 from benchmark.runspec import RunSpec
 from benchmark.seeding import RunSeeds
 from benchmark.tasks import parse_task
@@ -70,9 +72,11 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
                 "lengths": outcome.lengths.tolist(), "train_log": train_log}
 
     checkpoint = spec.checkpoint_path(results_dir)
+    for path in (checkpoint, spec.result_path(results_dir)):
+        remove_temporaries(path)
     evaluations, last_log, score, start, resumed_at, earlier_segments = [], {}, None, 0, [], []
-    if checkpoint.is_file():  # an interrupted run (time limit, preemption, kill): continue where it stopped
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = _read_checkpoint(checkpoint)
+    if state is not None:  # an interrupted run (time limit, preemption, kill): continue where it stopped
         setup.load_state(state["setup"])
         generator.set_state(state["generator"])
         _set_rng_states(state["rng"])
@@ -83,11 +87,11 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         score = evaluations[-1]["score"] if evaluations else None
 
     def save_checkpoint(step: int) -> None:
-        _save_atomic(checkpoint, {
+        save_durably({
             "step": step, "setup": setup.state(), "generator": generator.get_state(), "rng": _rng_states(),
             "evaluations": evaluations, "last_log": last_log, "train_s": timings["train"],
             "eval_s": timings["eval"], "resumed_at": resumed_at,
-            "environments": earlier_segments + [code_and_machine]})
+            "environments": earlier_segments + [code_and_machine]}, checkpoint)
 
     for step in range(start + 1, total_steps + 1):
         tick = time.perf_counter()
@@ -157,8 +161,14 @@ def _set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def _save_atomic(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+def _read_checkpoint(path: Path) -> dict | None:
+    """The checkpoint's state; one that cannot be read is set aside with a warning and the run starts afresh."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+        kept = set_aside(path, "broken")
+        print(f"warning: checkpoint {path} cannot be read ({type(error).__name__}: {error}); kept as {kept}, the "
+              f"run starts from the beginning", file=sys.stderr)
+        return None

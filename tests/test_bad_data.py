@@ -132,3 +132,113 @@ def test_a_non_finite_score_is_never_recorded_as_finished(tiny_hopper, tmp_path,
     with pytest.raises(FloatingPointError, match="non-finite evaluation scores"):
         train_run(spec, tmp_path)
     assert not spec.result_path(tmp_path).exists()
+
+
+@pytest.mark.parametrize("damage", ["not-hdf5", "truncated"])
+def test_a_malformed_d4rl_file_exits_2_naming_it(damage, tmp_path, capsys):
+    path = write_hdf5(tmp_path, n=5000)
+    if damage == "not-hdf5":
+        path.write_text("<html>a download error page</html>")
+    else:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    code = main(["run", "--tasks", "hopper-medium-v2", "--methods", "td3bc", "--source", "d4rl-hdf5", "--hdf5-dir",
+                 str(tmp_path), "--results", str(tmp_path / "results"), "--logs", str(tmp_path / "logs")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(path) in err and "replace it with D4RL's original" in err
+    assert "Traceback" not in err and not (tmp_path / "results").exists()
+
+
+def test_a_truncated_local_dataset_names_the_rebuild_command(tiny_hopper, tmp_path, monkeypatch):
+    import shutil
+
+    from benchmark.data.minari_io import datasets_root
+    from benchmark.data.validation import InvalidDatasetError
+
+    copy = tmp_path / "datasets"
+    shutil.copytree(datasets_root(), copy, ignore=shutil.ignore_patterns("*.lock"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(copy))
+    data_file = copy / "local" / "hopper" / "tiny-v0" / "data" / "main_data.hdf5"
+    data_file.write_bytes(data_file.read_bytes()[:4096])
+    with pytest.raises(InvalidDatasetError, match="cannot be read .* Delete it and rebuild it: `python -m "
+                                                  "benchmark.data build --env hopper --datasets tiny`"):
+        load_dataset(parse_task("hopper-tiny"), DataSpec("local"))
+
+
+def test_mujoco_warnings_leave_no_log_file_in_the_working_folder(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import gymnasium as gym, numpy as np; from benchmark.evaluation import route_mujoco_warnings; "
+            "route_mujoco_warnings(); env = gym.make('Hopper-v5'); env.reset(seed=0); "
+            "[env.step(np.full(3, np.nan)) for _ in range(3)]")  # NaN actions: MuJoCo warns
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert "simulation is unstable" in done.stderr and not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_results_folder_that_cannot_be_written_or_is_full_stops_before_submitting(tiny_hopper, tmp_path, capsys,
+                                                                                   monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["run", "--methods", "td3bc", "--results", str(blocker / "results")]) == 2
+    assert "cannot be written to" in capsys.readouterr().err
+
+    monkeypatch.setattr("shutil.disk_usage", lambda path: __import__("collections").namedtuple(
+        "usage", "total used free")(10 ** 9, 10 ** 9, 10 ** 6))
+    assert main(["run", "--methods", "td3bc", "--results", str(tmp_path / "results")]) == 2
+    assert "1 MB free on its disk" in capsys.readouterr().err
+    assert list((tmp_path / "results").iterdir()) == []  # nothing submitted, nothing written
+
+
+def test_a_full_disk_is_named_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    from benchmark.results import save_durably
+
+    def full(state, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("torch.save", full)
+    with pytest.raises(OSError, match="disk full while writing .*seed0.ckpt"):
+        save_durably({"x": 1}, tmp_path / "seed0.ckpt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_broken_cache_entries_and_checkpoints_heal(tiny_hopper, tmp_path, capsys):
+    import torch
+
+    from benchmark.artifacts import world_model
+    from benchmark.data import DataSpec
+    from benchmark.runner import train_run
+    from tests.test_world_model import CONFIG, episode_data
+
+    data = episode_data()
+    _, first = world_model(data, CONFIG, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    (first.path.parent / "meta.json").unlink()  # what a kill between the two writes of the old code left
+    _, again = world_model(data, CONFIG, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    assert again.sha256 == first.sha256 and (again.path.parent / "meta.json").is_file()
+    assert "cannot be read" in capsys.readouterr().err
+    assert len(list(first.path.parent.parent.glob("*.broken-*"))) == 1  # set aside, not deleted
+
+    spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", DataSpec(), budget=(("train_steps", 4),))
+    checkpoint = spec.checkpoint_path(tmp_path / "runs")
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"truncated")
+    (checkpoint.parent / f".{checkpoint.name}.123.tmp").write_bytes(b"a killed writer's leftover")
+    result = train_run(spec, tmp_path / "runs")
+    assert result["resumed_at_steps"] == [] and "starts from the beginning" in capsys.readouterr().err
+    assert not list(checkpoint.parent.glob(".*.tmp"))
+
+
+def test_a_reused_pid_or_another_host_is_not_a_running_job():
+    import os
+
+    from benchmark.jobs import JobRecord, process_start
+
+    me = str(os.getpid())
+    assert JobRecord("local", me, "f", started=process_start(os.getpid())).state() == "running"
+    assert JobRecord("local", me, "f", started="1").state() == "ended"  # same PID, another process
+    assert JobRecord("local", me, "f", host="elsewhere", started=process_start(os.getpid())).state() == "ended"

@@ -28,7 +28,7 @@ from algorithms.sac import SAC, SACConfig, TanhGaussianActor
 from benchmark.data.minari_io import Episode, EpisodeWriter
 from benchmark.evaluation import evaluate
 from benchmark.provenance import environment
-from benchmark.results import write_json_atomic, write_text_atomic
+from benchmark.results import save_durably, write_json_atomic, write_text_atomic
 from benchmark.tasks import ENVS
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parent / "behaviour"
@@ -345,6 +345,4 @@ def train_behaviour(env_name: str, recipe: BehaviourRecipe, folder: Path) -> Rep
 
 
 def _save_resume_state(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    save_durably(state, path)

@@ -35,9 +35,17 @@ def _check(file: h5py.File, path: Path, key: str, shape: tuple) -> None:
         raise Hdf5FormatError(f"{path}: key {key!r} has shape {list(file[key].shape)}, expected {expected}")
 
 
+def _open(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:  # not HDF5, truncated, unreadable
+        raise Hdf5FormatError(f"{path}: not a readable HDF5 file ({error}); replace it with D4RL's original "
+                              f"(a download cut short leaves a truncated file)") from None
+
+
 def validate_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> None:
     """Check keys and shapes from the file's metadata alone, before any run starts."""
-    with h5py.File(path, "r") as file:
+    with _open(path) as file:
         _check(file, path, "observations", (None, obs_dim))
         n = file["observations"].shape[0]
         _check(file, path, "actions", (n, act_dim))
@@ -49,9 +57,13 @@ def validate_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> None:
 
 def read_d4rl_hdf5(path: Path, obs_dim: int, act_dim: int) -> Transitions:
     validate_d4rl_hdf5(path, obs_dim, act_dim)
-    with h5py.File(path, "r") as file:
-        observations, actions = file["observations"][()], file["actions"][()]
-        rewards = file["rewards"][()].reshape(-1)
+    with _open(path) as file:
+        try:
+            observations, actions = file["observations"][()], file["actions"][()]
+            rewards = file["rewards"][()].reshape(-1)
+        except OSError as error:  # the header reads, the data does not: a truncated file
+            raise Hdf5FormatError(f"{path}: its arrays cannot be read ({error}); replace it with D4RL's "
+                                  f"original") from None
         terminals = boolean_flags(file["terminals"][()], "terminals", str(path))
         timeouts = boolean_flags(file["timeouts"][()], "timeouts", str(path))
         next_observations = file["next_observations"][()] if "next_observations" in file else None

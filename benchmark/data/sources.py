@@ -17,7 +17,7 @@ from benchmark.data.minari_io import dataset_exists, datasets_root, local_datase
 from benchmark.data.recipe import behaviour_run_available, build_dataset
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
-from benchmark.data.validation import MAX_ACTION, validate_transitions
+from benchmark.data.validation import MAX_ACTION, InvalidDatasetError, validate_transitions
 from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
 from benchmark.tasks import TINY_DATASET, Task
 
@@ -145,10 +145,10 @@ def load_dataset(task: Task, spec: DataSpec) -> Dataset:
     ensure_available(task, spec)
     if spec.source == "local":
         dataset_id = local_dataset_id(task.env, task.dataset)
-        transitions, env_id = read_transitions(dataset_id), task.info.gym_id
+        transitions, env_id = _read_minari(task, spec, [dataset_id]), task.info.gym_id
     elif spec.source == "minari":
         ids = minari_dataset_ids(task)
-        transitions = Transitions.concatenate([read_transitions(i) for i in ids])
+        transitions = _read_minari(task, spec, ids)
         dataset_id, env_id = "+".join(ids), task.info.gym_id
     else:
         path = hdf5_path(task, spec)
@@ -159,6 +159,18 @@ def load_dataset(task: Task, spec: DataSpec) -> Dataset:
     validate_transitions(transitions, _origin(task, spec, dataset_id), task.info.obs_dim, task.info.act_dim,
                          _fix(task, spec))
     return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum())
+
+
+def _read_minari(task: Task, spec: DataSpec, ids: list[str]) -> Transitions:
+    """The datasets' transitions, concatenated; a dataset that cannot be read is an error naming it and the fix."""
+    parts = []
+    for dataset_id in ids:
+        try:
+            parts.append(read_transitions(dataset_id))
+        except Exception as error:  # truncated hdf5, missing episodes, zero rows: minari and h5py raise many kinds
+            raise InvalidDatasetError(f"{_origin(task, spec, dataset_id)} cannot be read ({type(error).__name__}: "
+                                      f"{error}). {_fix(task, spec)}") from None
+    return parts[0] if len(parts) == 1 else Transitions.concatenate(parts)
 
 
 def _origin(task: Task, spec: DataSpec, dataset_id: str) -> str:
