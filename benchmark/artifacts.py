@@ -29,6 +29,7 @@ from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
 from benchmark.completion import set_aside
 from benchmark.locks import file_lock
+from benchmark.resumable import TrainingCheckpoint
 from benchmark.results import save_durably, write_json_atomic
 
 DEFAULT_CACHE = Path(".cache")
@@ -59,9 +60,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _cached(folder: Path, train: Callable[[], tuple[dict, dict]], load: Callable[[Path], Any],
-            ) -> tuple[Any, Artifact]:
-    """The model of `folder` (weights.pt and meta.json), or train() -> (state_dict, meta) under a lock.
+def _cached(folder: Path, train: Callable[[TrainingCheckpoint], tuple[dict, dict]], load: Callable[[Path], Any],
+            steps: int) -> tuple[Any, Artifact]:
+    """The model of `folder` (weights.pt and meta.json), or train(checkpoint) -> (state_dict, meta) under a lock,
+    resumable from its training checkpoint (benchmark/resumable.py).
 
     An entry is written as one unit (a temporary folder renamed into place), so a kill never leaves half of
     one; an entry that cannot be read (an older half-written one, a damaged file) is set aside with a warning
@@ -75,7 +77,8 @@ def _cached(folder: Path, train: Callable[[], tuple[dict, dict]], load: Callable
                 kept = set_aside(folder, "broken")
                 print(f"warning: cached model {folder} cannot be read ({type(error).__name__}: {error}); kept as "
                       f"{kept}, training it again", file=sys.stderr)
-        state, meta = train()
+        checkpoint = TrainingCheckpoint(folder.with_name(f".{folder.name}.training.pt"), steps)
+        state, meta = train(checkpoint)
         temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(temporary, ignore_errors=True)
         try:
@@ -85,6 +88,7 @@ def _cached(folder: Path, train: Callable[[], tuple[dict, dict]], load: Callable
             os.replace(temporary, folder)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
+        checkpoint.remove()
         return _load_entry(folder, load)
 
 
@@ -137,26 +141,30 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
     key = content_key(kind=kind, config=dataclasses.asdict(config), steps=steps, seed=seed, data=data.checksum(),
                       **key_parts)
 
-    def train():
+    def train(checkpoint: TrainingCheckpoint):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            return train_seeded()
+            return train_seeded(checkpoint)
 
-    def train_seeded():  # in a forked RNG: a run draws the same numbers whether the artefact was cached or not
+    def train_seeded(checkpoint: TrainingCheckpoint):  # in a forked RNG: the same numbers, cached or not
         torch.manual_seed(seed)
         model, next_batch = build(), batches()
-        generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
-        for step in range(1, steps + 1):
+        generator = torch.Generator(device).manual_seed(seed)
+        start, extra = checkpoint.restore(model, generator) or (0, {"losses": [], "seconds": 0.0})
+        started = time.perf_counter() - extra["seconds"]
+        for step in range(start + 1, steps + 1):
             loss = model.update(*next_batch(generator))[loss_name]
             if step % max(1, steps // 100) == 0:
-                losses.append([step, loss])
+                extra["losses"].append([step, loss])
                 if report is not None:
                     report(step, steps)
+            extra["seconds"] = time.perf_counter() - started
+            checkpoint.save(step, model, generator, extra)
         meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps, "seed": seed,
                 "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
-                "loss_curve": losses}
+                "resumed_at_step": start or None, "loss_curve": extra["losses"]}
         return model.state_dict(), meta
 
-    return _cached(Path(cache) / folder_name / key, train, lambda path: _loaded(build(), path, device))
+    return _cached(Path(cache) / folder_name / key, train, lambda path: _loaded(build(), path, device), steps)
 
 
 def _rows(data: Transitions, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -291,14 +299,17 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
         return [torch.as_tensor(x[rows], device=device) for x in (data.observations, data.actions,
                                                                     data.next_observations, data.rewards)]
 
-    def train_model():
+    def train_model(checkpoint: TrainingCheckpoint):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             model, fitted, held = build(), tensors(train_rows), tensors(holdout)
-            generator, started, losses = torch.Generator(device).manual_seed(seed), time.perf_counter(), []
+            generator = torch.Generator(device).manual_seed(seed)
             best = model.holdout_mse(*held)
-            best_state = {name: value.clone() for name, value in model.state_dict().items()}
-            stale, step = 0, 0
+            initial = {"losses": [], "seconds": 0.0, "best": best, "stale": 0,
+                       "best_state": {name: value.clone() for name, value in model.state_dict().items()}}
+            step, extra = checkpoint.restore(model, generator) or (0, initial)
+            losses, best_state, best, stale = extra["losses"], extra["best_state"], extra["best"], extra["stale"]
+            started = time.perf_counter() - extra["seconds"]
             while step < steps and stale < config.patience:
                 step += 1
                 rows = torch.randint(0, len(train_rows), (config.ensemble_size, config.batch_size), device=device,
@@ -315,6 +326,8 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                     losses.append([step, loss, best.min().item()])
                     if report is not None:
                         report(step, steps)
+                checkpoint.save(step, model, generator, {"losses": losses, "best_state": best_state, "best": best,
+                                                         "stale": stale, "seconds": time.perf_counter() - started})
             model.load_state_dict(best_state)
             model.elite_members = best.argsort()[: config.elites]
             meta = {"key": key, "config": dataclasses.asdict(config), "steps": step, "max_steps": steps, "seed": seed,
@@ -323,4 +336,5 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                     "stopped_early": step < steps, "loss_curve": losses}
             return model.state_dict(), meta
 
-    return _cached(Path(cache) / "one_step_models" / key, train_model, lambda path: _loaded(build(), path, device))
+    return _cached(Path(cache) / "one_step_models" / key, train_model, lambda path: _loaded(build(), path, device),
+                   steps)

@@ -188,3 +188,39 @@ def test_run_seeds_are_independent_streams_spawned_from_the_run_seed():
     assert seeds.synthesis == int(children[5].generate_state(1)[0])
     assert len(set(vars(seeds).values())) == 6 and RunSeeds.spawn(3) == seeds and RunSeeds.spawn(4) != seeds
     assert all(0 <= s < 2 ** 32 for s in vars(seeds).values())  # numpy's global seed takes 32 bits
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL or a SLURM time limit in the middle of a training phase."""
+
+
+@pytest.mark.parametrize("kind", ["world_model", "one_step_model"])
+def test_a_killed_training_phase_resumes_to_the_uninterrupted_weights(kind, tmp_path, monkeypatch):
+    from benchmark import artifacts
+    from benchmark.resumable import TrainingCheckpoint
+    from algorithms.one_step_model import OneStepModelConfig
+
+    data = episode_data(n=200)
+    train = {"world_model": lambda cache: artifacts.world_model(data, CONFIG, 40, 0, torch.device("cpu"), cache),
+             "one_step_model": lambda cache: artifacts.one_step_model(
+                 data, OneStepModelConfig(hidden=(16,), batch_size=8, validate_every=5, patience=100), 40, 0,
+                 torch.device("cpu"), cache)}[kind]
+    _, reference = train(tmp_path / "reference")
+
+    save = TrainingCheckpoint.save
+
+    def save_then_die(self, step, *args):
+        save(self, step, *args)
+        if step == 20:
+            raise Killed
+
+    monkeypatch.setattr(TrainingCheckpoint, "save", save_then_die)
+    with pytest.raises(Killed):
+        train(tmp_path / "cache")
+    assert list((tmp_path / "cache").rglob(".*.training.pt"))  # the state of step 20 is on disk
+    monkeypatch.setattr(TrainingCheckpoint, "save", save)
+    _, resumed = train(tmp_path / "cache")
+    assert resumed.sha256 == reference.sha256  # bit for bit the weights of the uninterrupted phase
+    if kind == "world_model":
+        assert resumed.meta["resumed_at_step"] == 20
+    assert not list((tmp_path / "cache").rglob(".*.training.pt"))  # removed once the entry is saved
