@@ -99,16 +99,55 @@ def test_cancel(slurm_cluster, tiny_hopper, tmp_path):
     assert not long.result_path(tmp_path / "results").exists()
 
 
-def test_time_limit_requeues_and_resumes_to_the_uninterrupted_result(slurm_cluster, tiny_hopper, tmp_path):
-    """A 2-minute limit, a run of about 2-3 minutes: SLURM signals, submitit requeues, the run resumes."""
-    run = spec(checkpoint_every=250, budget=(("train_steps", 12_000),))
-    short = ClusterProfile(partition=slurm_cluster.partition, time_limit_min=2, signal_delay_s=60, max_requeues=5)
-    reference = {}
-    local = threading.Thread(target=lambda: reference.update(train_run(run, tmp_path / "reference")))
-    local.start()
-    outcomes = launch([run], tmp_path / "results", tmp_path / "logs", "slurm", cluster=short)
-    local.join()
+def preempt_once_when(ready, run: RunSpec, results: Path) -> threading.Thread:
+    """Send the run's SLURM job USR2, the signal SLURM sends before a time limit or a preemption, as soon as
+    `ready()` holds: the test waits for progress instead of betting on the machine's speed."""
+    def watch():
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            job = run.job_path(results)
+            if ready() and job.is_file():
+                job_id = json.loads(job.read_text())["job_id"]
+                subprocess.run(["scancel", "--signal=USR2", job_id], check=True, capture_output=True)
+                return
+            time.sleep(0.2)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_time_limit_signal_requeues_and_resumes_to_the_uninterrupted_result(slurm_cluster, tiny_hopper, tmp_path):
+    """SLURM's time-limit signal arrives once the run has checkpointed; submitit requeues; the run resumes."""
+    run = spec(checkpoint_every=250, budget=(("train_steps", 4_000),))
+    profile = ClusterProfile(partition=slurm_cluster.partition, time_limit_min=30, signal_delay_s=60, max_requeues=3)
+    reference = train_run(run, tmp_path / "reference")
+    checkpoint = run.checkpoint_path(tmp_path / "results")
+    watcher = preempt_once_when(checkpoint.is_file, run, tmp_path / "results")
+    outcomes = launch([run], tmp_path / "results", tmp_path / "logs", "slurm", cluster=profile)
+    watcher.join()
     assert outcomes[0].ok, outcomes[0].error
     resumed = json.loads(run.result_path(tmp_path / "results").read_text())
-    assert resumed["resumed_at_steps"], "the run was never interrupted: make it longer"
+    assert resumed["resumed_at_steps"], "the signal came after the run ended"
     assert comparable(resumed) == comparable(reference)
+
+
+def test_requeue_in_the_middle_of_a_world_model_phase_resumes_it(slurm_cluster, tiny_hopper, tmp_path):
+    """The world model's own training checkpoint carries it across the requeue: same weights, same scores."""
+    budget = (("world_model_steps", 1_000), ("model_based_train_steps", 200))
+    run = spec("dwm-td3bc", cache=str(tmp_path / "cache"), budget=budget)
+    reference = train_run(spec("dwm-td3bc", cache=str(tmp_path / "reference-cache"), budget=budget),
+                          tmp_path / "reference")
+    profile = ClusterProfile(partition=slurm_cluster.partition, time_limit_min=30, signal_delay_s=60, max_requeues=3)
+
+    def world_model_checkpointed() -> bool:
+        return any((tmp_path / "cache").glob("world_models/.*.training.pt"))
+
+    watcher = preempt_once_when(world_model_checkpointed, run, tmp_path / "results")
+    outcomes = launch([run], tmp_path / "results", tmp_path / "logs", "slurm", cluster=profile)
+    watcher.join()
+    assert outcomes[0].ok, outcomes[0].error
+    resumed = json.loads(run.result_path(tmp_path / "results").read_text())
+    meta = json.loads(next((tmp_path / "cache" / "world_models").glob("*/meta.json")).read_text())
+    assert meta["resumed_at_step"], "the signal came after the world model was trained"
+    assert resumed["artifacts"]["world_model"]["sha256"] == reference["artifacts"]["world_model"]["sha256"]
+    assert [e["score"] for e in resumed["evaluations"]] == [e["score"] for e in reference["evaluations"]]
