@@ -76,21 +76,26 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ablations.data_volume", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ablations.data_volume", description=__doc__, allow_abbrev=False)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--source", default="local", help="dataset source: local, minari, d4rl-hdf5")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
-    parser.add_argument("--executor", default="local")
+    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
+    parser.add_argument("--cluster-profile", default="local")
+    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cache", default=".cache")
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "data_volume.md")
-    args, harness = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     if not args.report_only:
         code = benchmark_main(["run", "--suite", "d4rl9", "--tasks", *args.tasks, "--methods", *ARMS,
                                "--seeds", *map(str, args.seeds), "--profile", args.profile, "--source", args.source,
-                               "--results",
-                               str(args.results), "--executor", args.executor, *harness])
+                               "--results", str(args.results), "--executor", args.executor, "--cluster-profile",
+                               args.cluster_profile, "--device", args.device, "--cache", args.cache,
+                               *(["--workers", str(args.workers)] if args.workers is not None else [])])
         if code == 2:
             return code
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",

@@ -98,7 +98,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
 
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__, allow_abbrev=False)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--methods", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--horizons", nargs="+", type=int, default=list(HORIZONS), choices=HORIZONS,

@@ -226,7 +226,7 @@ def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, clu
 
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -19,17 +20,17 @@ from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.cluster import load_cluster_profile
-from benchmark.hyperparams import table_rows
+from benchmark.hyperparams import resolve, table_rows
 from benchmark.jobs import read_job
 from benchmark.launcher import EXECUTORS, launch
-from benchmark.methods import get_method
-from benchmark.profiles import get_profile
+from benchmark.methods import METHODS, get_method
+from benchmark.profiles import PROFILES, get_profile
 from benchmark.reports.runs import load_runs
 from benchmark.reports.tables import by_group, render, write_report
 from benchmark.runspec import RunSpec
 from benchmark.status import render_status
 from benchmark.suites import SUITES, get_suite
-from benchmark.tasks import parse_task
+from benchmark.tasks import all_tasks, parse_task
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -166,15 +167,36 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_hparams(args: argparse.Namespace) -> int:
     import pandas as pd
+    import yaml
 
+    if args.method or args.task:
+        if not (args.method and args.task):
+            raise UsageError("--method and --task go together: one resolved configuration is per (method, task)")
+        resolved = resolve(get_method(args.method).name, parse_task(args.task).name)
+        for component, config in resolved.to_dict().items():
+            print(yaml.safe_dump({component: json.loads(json.dumps(config))}, sort_keys=False, width=100).rstrip())
+            for name, text in resolved.sources[component].items():
+                print(f"  # {name}: {text}")
+        return 0
     print(pd.DataFrame(table_rows()).to_markdown(index=False))
     return 0
 
 
+LISTS = {"suites": lambda: SUITES, "tasks": lambda: [t.name for t in all_tasks()], "methods": lambda: METHODS,
+         "profiles": lambda: PROFILES}
+
+
+def command_list(args: argparse.Namespace) -> int:
+    for kind in [args.kind] if args.kind else LISTS:
+        print(f"{kind}: {', '.join(LISTS[kind]())}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    root = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__, allow_abbrev=False)
     commands = root.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table")
+    run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table",
+                              allow_abbrev=False)
     _grid_arguments(run)
     run.add_argument("--executor", default="local", help=f"one of: {', '.join(EXECUTORS)}")
     run.add_argument("--cluster-profile", default="local",
@@ -183,18 +205,26 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     run.add_argument("--logs", type=Path, help="job log folder (default logs/<suite>-<time>)")
     run.set_defaults(handler=command_run)
-    status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid")
+    status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
+                                 allow_abbrev=False)
     _grid_arguments(status)
     status.set_defaults(handler=command_status)
     report = commands.add_parser("report", help="write results/table.md, table2.md, claims.md and the learning "
-                                 "curves (figures/curves_<profile>_<source>.png) from the result files")
+                                 "curves (figures/curves_<profile>_<source>.png) from the result files",
+                                 allow_abbrev=False)
     report.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     report.add_argument("--out", type=Path, default=Path("results") / "table.md")
     report.add_argument("--allow-empty", action="store_true",
                         help="write empty tables when --results holds no result files (after withdrawing results)")
     report.set_defaults(handler=command_report)
-    hparams = commands.add_parser("hparams", help="print the hyperparameter table with sources")
+    hparams = commands.add_parser("hparams", help="print the hyperparameter table with sources, or one resolved "
+                                  "configuration (--method M --task T) as YAML", allow_abbrev=False)
+    hparams.add_argument("--method", help="with --task: the configuration this method runs with on this task")
+    hparams.add_argument("--task")
     hparams.set_defaults(handler=command_hparams)
+    listing = commands.add_parser("list", help="the valid suites, tasks, methods and profiles", allow_abbrev=False)
+    listing.add_argument("kind", nargs="?", choices=list(LISTS))
+    listing.set_defaults(handler=command_list)
     return root
 
 

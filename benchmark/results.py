@@ -15,11 +15,19 @@ import torch
 FULL_DISK_BYTES = 64 * 2 ** 20  # below this much free space a failed write is taken to be a full disk
 
 
+def _umask_mode(fd: int) -> None:
+    """Give a temporary file (mkstemp makes them 0600) the mode a plain open() would: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+
+
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _umask_mode(fd)
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=False)  # strict JSON: no bare NaN
@@ -34,6 +42,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _umask_mode(fd)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
@@ -54,6 +63,7 @@ def save_durably(state: Any, path: Path) -> None:
     whole new one. The temporary file goes on every error; a full disk is said to be one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _umask_mode(fd)
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(state, handle)

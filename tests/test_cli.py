@@ -36,3 +36,31 @@ def test_bad_hdf5_file_names_the_key(tmp_path, capsys):
     assert code == 2
     assert "missing key 'actions'" in capsys.readouterr().err
     assert not results.exists()
+
+
+def test_discovery_lists_names_and_prints_one_resolved_config(capsys):
+    assert main(["list", "methods"]) == 0
+    assert "dawm-t-iql" in capsys.readouterr().out
+    assert main(["hparams", "--method", "iql", "--task", "hopper-medium-v2"]) == 0
+    out = capsys.readouterr().out
+    assert "deterministic_actor: true" in out and "# tau: code: CORL configs/offline/iql/hopper" in out
+    assert main(["hparams", "--method", "iql"]) == 2
+
+
+def test_no_prefix_matching_of_options(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--result", str(tmp_path)])  # --results, misspelt: an error, not a silent match
+    assert exit_info.value.code == 2
+
+
+def test_atomic_files_get_the_umask_mode(tmp_path):
+    import os
+
+    from benchmark.results import write_json_atomic
+
+    previous = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644

@@ -17,9 +17,10 @@ from benchmark.tasks import ENVS, TINY_DATASET
 
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.data", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmark.data", description=__doc__, allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
-    build_parser = commands.add_parser("build", help="build local Minari datasets from the committed checkpoints")
+    build_parser = commands.add_parser("build", help="build local Minari datasets from the committed checkpoints",
+                                       allow_abbrev=False)
     build_parser.add_argument("--env", nargs="+", default=list(ENVS), choices=list(ENVS))
     build_parser.add_argument("--datasets", nargs="+", default=list(RECIPE_DATASETS),
                               choices=[*RECIPE_DATASETS, TINY_DATASET], help="default: all but tiny")
