@@ -12,7 +12,9 @@ from algorithms.buffer import Batch
 class Agent(Protocol):
     step: int
 
-    def update(self, batch: Batch) -> dict[str, float]: ...
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step. The log's scalars stay on the device: reading one (float(), .item()) waits for
+        the GPU, so callers read them at their logging cadence, never every step."""
 
     def act(self, observations: torch.Tensor) -> torch.Tensor: ...
 

@@ -67,7 +67,7 @@ class InverseDynamics(nn.Module):
         mean, variance = self(states)
         return F.gaussian_nll_loss(mean, self._targets(actions), variance, full=True)
 
-    def update(self, states: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:
+    def update(self, states: torch.Tensor, actions: torch.Tensor) -> dict[str, torch.Tensor]:
         """actions [B, act] raw."""
         if self.config.objective == "mse":
             loss = F.mse_loss(self(states)[0], self._targets(actions))
@@ -77,7 +77,7 @@ class InverseDynamics(nn.Module):
         loss.backward()
         self.optimizer.step()
         self.step += 1
-        return {self.config.objective: loss.item()}
+        return {self.config.objective: loss.detach()}
 
     @torch.no_grad()
     def infer(self, states: torch.Tensor) -> torch.Tensor:

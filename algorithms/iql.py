@@ -84,7 +84,8 @@ class IQL(StateDictMixin):
             bc = -self.actor(batch.observations).log_prob(batch.actions).sum(-1)
         return (weight * bc).mean()
 
-    def update(self, batch: Batch) -> dict[str, float]:
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step; the log's scalars stay on the device (no host sync per step)."""
         self.step += 1
         targets = self.q_targets(batch)
         value_loss, advantage = self.value_loss(batch)
@@ -104,8 +105,8 @@ class IQL(StateDictMixin):
         actor_loss.backward()
         self.actor_optimizer.step()
         self.actor_schedule.step()
-        return {"value_loss": value_loss.item(), "critic_loss": critic_loss.item(),
-                "actor_loss": actor_loss.item(), "advantage": advantage.mean().item()}
+        return {"value_loss": value_loss.detach(), "critic_loss": critic_loss.detach(),
+                "actor_loss": actor_loss.detach(), "advantage": advantage.detach().mean()}
 
     @torch.no_grad()
     def act(self, observations: torch.Tensor) -> torch.Tensor:

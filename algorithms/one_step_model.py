@@ -103,14 +103,14 @@ class OneStepModel(nn.Module):
         mean, _ = self(states.expand(members, -1, -1), actions.expand(members, -1, -1))
         return (mean - self.targets(states, next_states, rewards)).pow(2).mean(dim=(1, 2))
 
-    def update(self, states, actions, next_states, rewards) -> dict[str, float]:
+    def update(self, states, actions, next_states, rewards) -> dict[str, torch.Tensor]:
         """Each argument [E, B, ...]: every member on its own batch."""
         loss = self.nll(states, actions, next_states, rewards)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
-        return {"nll": loss.item()}
+        return {"nll": loss.detach()}
 
     @torch.no_grad()
     def step_once(self, states: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None,

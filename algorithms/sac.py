@@ -67,7 +67,7 @@ class SAC(StateDictMixin):
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.lr)
         self.step = 0
 
-    def update(self, batch: Batch) -> dict[str, float]:
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         self.step += 1
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
@@ -91,7 +91,7 @@ class SAC(StateDictMixin):
         alpha_loss.backward()
         self.alpha_optimizer.step()
         soft_update(self.critic_target, self.critic, self.config.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": alpha.item()}
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "alpha": alpha}
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "log_alpha": self.log_alpha.detach().clone()}

@@ -66,7 +66,8 @@ class TD3BC(StateDictMixin):
         lmbda = self.config.alpha / q.abs().mean().detach()
         return -lmbda * q.mean() + F.mse_loss(pi, batch.actions), lmbda
 
-    def update(self, batch: Batch) -> dict[str, float]:
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step; the log's scalars stay on the device (no host sync per step)."""
         self.step += 1
         target = self.critic_target_values(batch)
         q1, q2 = self.critic(batch.observations, batch.actions)
@@ -74,7 +75,7 @@ class TD3BC(StateDictMixin):
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimizer.step()
-        log = {"critic_loss": critic_loss.item(), "q1": q1.mean().item()}
+        log = {"critic_loss": critic_loss.detach(), "q1": q1.detach().mean()}
         if self.step % self.config.policy_freq == 0:
             actor_loss, lmbda = self.actor_loss(batch)
             self.actor_optimizer.zero_grad(set_to_none=True)
@@ -82,7 +83,7 @@ class TD3BC(StateDictMixin):
             self.actor_optimizer.step()
             soft_update(self.critic_target, self.critic, self.config.tau)
             soft_update(self.actor_target, self.actor, self.config.tau)
-            log |= {"actor_loss": actor_loss.item(), "lambda": lmbda.item()}
+            log |= {"actor_loss": actor_loss.detach(), "lambda": lmbda.detach()}
         return log
 
     @torch.no_grad()

@@ -153,8 +153,8 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
         started = time.perf_counter() - extra["seconds"]
         for step in range(start + 1, steps + 1):
             loss = model.update(*next_batch(generator))[loss_name]
-            if step % max(1, steps // 100) == 0:
-                extra["losses"].append([step, loss])
+            if step % max(1, steps // 100) == 0:  # read on the host at this cadence only
+                extra["losses"].append([step, float(loss)])
                 if report is not None:
                     report(step, steps)
             extra["seconds"] = time.perf_counter() - started
@@ -323,7 +323,7 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                             best_state[name][improved] = value[improved]
                     best = torch.where(improved, error, best)
                     stale = 0 if improved.any() else stale + 1
-                    losses.append([step, loss, best.min().item()])
+                    losses.append([step, float(loss), best.min().item()])
                     if report is not None:
                         report(step, steps)
                 checkpoint.save(step, model, generator, {"losses": losses, "best_state": best_state, "best": best,

@@ -69,7 +69,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         timings["eval"] += time.perf_counter() - tick
         return {"step": step, "score": outcome.mean_score, "score_std": float(outcome.scores.std()),
                 "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
-                "lengths": outcome.lengths.tolist(), "train_log": train_log}
+                "lengths": outcome.lengths.tolist(),
+                "train_log": {name: float(value) for name, value in train_log.items()}}
 
     checkpoint = spec.checkpoint_path(results_dir)
     for path in (checkpoint, spec.result_path(results_dir)):

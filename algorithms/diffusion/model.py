@@ -34,7 +34,7 @@ class DiffusionModel(nn.Module):
     def loss(self, batch) -> torch.Tensor:
         raise NotImplementedError
 
-    def update(self, batch) -> dict[str, float]:
+    def update(self, batch) -> dict[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for micro_batch in _split(batch, self.accumulation):
@@ -50,7 +50,7 @@ class DiffusionModel(nn.Module):
                         ema.copy_(live)
                     else:
                         ema.lerp_(live, 1 - self.ema_decay)
-        return {"loss": float(total)}
+        return {"loss": total}
 
 
 def _split(batch, parts: int) -> list:
