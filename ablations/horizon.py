@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = [s for s in dict.fromkeys(specs) if not is_done(s, args.results)]
         cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
         if todo:
-            launch(todo, args.results, Path("logs") / f"horizon-{datetime.now():%Y%m%d-%H%M%S}", args.executor,
+            launch(todo, args.results, args.results / "logs" / f"horizon-{datetime.now():%Y%m%d-%H%M%S}", args.executor,
                    args.workers, cluster)
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png"))
     return 0

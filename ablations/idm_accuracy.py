@@ -213,7 +213,7 @@ def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, clu
         for spec in specs:
             measure_to_file(spec, spec.path(folder), tqdm_report(f"{spec.task}/seed{spec.seed}"))
         return
-    log_dir = Path("logs") / f"idm-accuracy-{datetime.now():%Y%m%d-%H%M%S}"
+    log_dir = folder / "logs" / f"idm-accuracy-{datetime.now():%Y%m%d-%H%M%S}"
     ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
     with ex.batch():
         jobs = [ex.submit(measure_to_file, spec, spec.path(folder)) for spec in specs]

@@ -35,8 +35,10 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     assert [f.relative_to(results).as_posix() for f in files] == sorted(
         f"smoke/local/hopper-tiny/{m}/seed0.json" for m in SMOKE)
     # one diffusion world model and one bank serve DWM and DAWM; DAWM's and DD's IDMs differ
-    assert [len(list((cache / kind).iterdir())) for kind in ("world_models", "banks", "inverse_dynamics",
-                                                             "one_step_models", "decision_diffusers")] == [1, 1, 2, 1, 1]
+    entries = {kind: [p for p in (cache / kind).iterdir() if not p.name.startswith(".")]  # not the locks
+               for kind in ("world_models", "banks", "inverse_dynamics", "one_step_models", "decision_diffusers")}
+    assert [len(found) for found in entries.values()] == [1, 1, 2, 1, 1]
+    assert not list(cache.rglob(".*.training.pt")) and not list(cache.rglob(".*.tmp-*"))  # nothing half-done left
     for file in files:
         result = json.loads(file.read_text())
         pipeline = METHODS[result["run"]["method"]].pipeline

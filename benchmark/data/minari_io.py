@@ -15,12 +15,12 @@ import numpy as np
 
 from benchmark.data.transitions import Transitions
 
-DEFAULT_DATASETS_PATH = Path(".minari") / "datasets"
+DEFAULT_DATASETS_PATH = Path("~") / ".minari" / "datasets"  # Minari's own default: nothing in the working folder
 
 
 def datasets_root() -> Path:
-    """Where Minari datasets live: $MINARI_DATASETS_PATH, else ./.minari/datasets (git-ignored)."""
-    root = Path(os.environ.setdefault("MINARI_DATASETS_PATH", str(DEFAULT_DATASETS_PATH.resolve())))
+    """Where Minari datasets live: $MINARI_DATASETS_PATH, else Minari's default ~/.minari/datasets."""
+    root = Path(os.environ.setdefault("MINARI_DATASETS_PATH", str(DEFAULT_DATASETS_PATH.expanduser())))
     root.mkdir(parents=True, exist_ok=True)
     return root
 
