@@ -127,7 +127,8 @@ def command_run(args: argparse.Namespace) -> int:
         workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
         log_dir = args.logs or Path(args.results) / "logs" / f"{args.suite}-{datetime.now():%Y%m%d-%H%M%S}"
         print(f"job logs in {log_dir}", flush=True)
-        outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster)
+        outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster,
+                          "quiet" if args.quiet else "auto")
         failed = sum(not o.ok for o in outcomes)
     runs = load_runs(args.results)
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
@@ -204,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     run.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<suite>-<time>)")
+    run.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
     run.set_defaults(handler=command_run)
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
                                  allow_abbrev=False)

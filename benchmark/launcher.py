@@ -8,6 +8,7 @@ Each job reports its progress to a small JSON file in the log folder; this proce
 from __future__ import annotations
 
 import json
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -93,24 +94,49 @@ def _last_line(record: Path, error: Exception) -> str:
     return exception_line(record.read_text() if record.is_file() else str(error)) or type(error).__name__
 
 
-class Monitor:
-    """One overall bar and one bar per run in flight (at most `slots`), fed by the jobs' progress files."""
+PROGRESS_MODES = ("auto", "bars", "lines", "quiet")
+LINE_EVERY_S = 30.0
 
-    def __init__(self, total: int, log_dir: Path, slots: int):
-        self.overall = tqdm(total=total, desc="runs", unit="run", position=0)
+
+class Monitor:
+    """What a person sees while runs are in flight, fed by the jobs' progress files.
+
+    bars: one overall bar and one per run in flight (at most `slots`), reset at each phase so elapsed time and
+    ETA are the phase's own; lines: no cursor codes, one plain line per run every LINE_EVERY_S seconds (for
+    logs and pipes); quiet: only a line per finished run. auto: bars on a terminal, lines otherwise.
+    """
+
+    def __init__(self, total: int, log_dir: Path, slots: int, mode: str = "auto"):
+        if mode not in PROGRESS_MODES:
+            raise ValueError(f"progress mode must be one of {PROGRESS_MODES}, got {mode!r}")
+        self.mode = ("bars" if sys.stderr.isatty() else "lines") if mode == "auto" else mode
+        self.overall = tqdm(total=total, desc="runs", unit="run", position=0, disable=self.mode != "bars")
         self.log_dir, self.free = log_dir, list(range(slots, 0, -1))
-        self.bars: dict[str, tuple[tqdm, int]] = {}
+        self.bars: dict[str, tuple[tqdm, int, str]] = {}  # run -> (bar, slot, phase)
+        self.printed: dict[str, float] = {}  # run -> when its last plain line was printed
+        self.total, self.finished = total, 0
 
     def refresh(self, spec: RunSpec) -> None:
         state = _read_progress(progress_path(self.log_dir, spec))
-        if state is None:
+        if state is None or self.mode == "quiet":
+            return
+        score = f", score {state['score']:.1f}" if state["score"] is not None else ""
+        if self.mode == "lines":
+            now = time.monotonic()
+            if now - self.printed.get(spec.name, -LINE_EVERY_S) >= LINE_EVERY_S:
+                self.printed[spec.name] = now
+                print(f"{spec.name} [{state['phase']}] {state['step']}/{state['total']}{score}", file=sys.stderr,
+                      flush=True)
             return
         if spec.name not in self.bars:
             if not self.free:
                 return
             slot = self.free.pop()
-            self.bars[spec.name] = (tqdm(total=1, desc=spec.name, unit="step", position=slot, leave=False), slot)
-        bar = self.bars[spec.name][0]
+            self.bars[spec.name] = (tqdm(total=1, desc=spec.name, unit="step", position=slot, leave=False), slot, "")
+        bar, slot, phase = self.bars[spec.name]
+        if state["phase"] != phase:  # a new phase: its own elapsed time and ETA
+            bar.reset(total=state["total"])
+            self.bars[spec.name] = (bar, slot, state["phase"])
         bar.set_description(f"{spec.name} [{state['phase']}]", refresh=False)
         bar.total, bar.n = state["total"], state["step"]
         if state["score"] is not None:
@@ -119,20 +145,24 @@ class Monitor:
 
     def finish(self, spec: RunSpec, message: str) -> None:
         if spec.name in self.bars:
-            bar, slot = self.bars.pop(spec.name)
+            bar, slot, _ = self.bars.pop(spec.name)
             bar.close()
             self.free.append(slot)
+        self.finished += 1
         self.overall.update(1)
-        self.overall.write(message)
+        if self.mode == "bars":
+            self.overall.write(message)
+        else:
+            print(f"{message} [{self.finished}/{self.total}]", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        for bar, _ in self.bars.values():
+        for bar, _, _ in self.bars.values():
             bar.close()
         self.overall.close()
 
 
 def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local", workers: int = 2,
-           cluster: ClusterProfile | None = None) -> list[Outcome]:
+           cluster: ClusterProfile | None = None, progress: str = "auto") -> list[Outcome]:
     """Run every spec; returns one outcome per run.
 
     local: at most `workers` jobs in flight. slurm: one job array for the whole grid, at most the cluster
@@ -142,7 +172,7 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
     job = TrainJob()
     queue, running, outcomes = list(specs), [], []
     slots = workers if executor == "local" else min(len(specs), cluster.array_parallelism)
-    monitor = Monitor(len(specs), log_dir, slots)
+    monitor = Monitor(len(specs), log_dir, slots, progress)
 
     def submit(batch: list[RunSpec]) -> None:
         for spec in batch:  # a failure record describes the last attempt only

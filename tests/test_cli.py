@@ -64,3 +64,34 @@ def test_atomic_files_get_the_umask_mode(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_progress_without_a_terminal_is_plain_lines_and_bars_reset_per_phase(tmp_path, capsys):
+    from benchmark.launcher import Monitor, progress_path
+    from benchmark.results import write_json_atomic
+    from benchmark.runspec import RunSpec
+
+    spec = RunSpec("hopper-tiny", "dwm-td3bc", 0, "smoke")
+    write_json_atomic(progress_path(tmp_path, spec), {"phase": "world model", "step": 50, "total": 100, "score": None})
+    lines = Monitor(1, tmp_path, 1, "lines")  # what a log file or a pipe gets
+    lines.refresh(spec)
+    lines.refresh(spec)  # within LINE_EVERY_S: nothing new
+    lines.finish(spec, "done   hopper-tiny/dwm-td3bc/seed0")
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["hopper-tiny/dwm-td3bc/seed0 [world model] 50/100",
+                                "done   hopper-tiny/dwm-td3bc/seed0 [1/1]"] and "\r" not in err and "\x1b[" not in err
+
+    bars = Monitor(1, tmp_path, 1, "bars")
+    bars.refresh(spec)
+    bar = bars.bars[spec.name][0]
+    started = bar.start_t
+    __import__("time").sleep(0.05)
+    write_json_atomic(progress_path(tmp_path, spec), {"phase": "train", "step": 3, "total": 400, "score": 2.0})
+    bars.refresh(spec)
+    assert bars.bars[spec.name][2] == "train" and bar.total == 400 and bar.start_t > started  # the phase's own clock
+    bars.close()
+    capsys.readouterr()
+
+    quiet = Monitor(1, tmp_path, 1, "quiet")
+    quiet.refresh(spec)
+    assert capsys.readouterr().err == ""
