@@ -133,3 +133,28 @@ def test_idm_accuracy_rejects_an_unknown_task(tmp_path, capsys):
                          "--measurements", str(tmp_path / "m")]) == 2
     assert "unknown task 'hopper-nonsense'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "m").exists()
+
+
+def test_model_quality_report_before_and_after(tmp_path):
+    import shutil
+
+    from ablations.model_quality import ARCHIVE, report
+
+    archive = tmp_path / "archive"
+    shutil.copytree(ARCHIVE, archive)
+    after = tmp_path / "measurements" / "quick" / "local" / "hopper-medium-v2"
+    after.mkdir(parents=True)
+    measurement = json.loads((archive / "measurements" / "idm_accuracy" / "quick" / "local" / "hopper-medium-v2" /
+                              "seed0.json").read_text())
+    for record in measurement["records"]:
+        record["value"] = 0.5 if record["metric"] == "state_rmse" else record["value"]
+    (after / "seed0.json").write_text(json.dumps(measurement))
+    text = report(archive, tmp_path / "measurements", tmp_path / "runs", tmp_path / "model_quality.md")
+
+    def row(label: str) -> list[str]:
+        line = next(line for line in text.splitlines() if line.startswith(f"| {label} "))
+        return [cell.strip() for cell in line.strip("|").split("|")]
+
+    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–"]  # before, after, eps not run
+    assert row("5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
+    assert row("dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet

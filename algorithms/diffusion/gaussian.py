@@ -67,9 +67,11 @@ class GaussianDiffusion(nn.Module):
 
     @torch.no_grad()
     def sample(self, denoiser: Denoiser, values: torch.Tensor, fixed: torch.Tensor, condition: dict,
-               settings: SamplerSettings, generator: torch.Generator | None = None) -> torch.Tensor:
-        """x0 [B, T, C] with the fixed entries of ``values`` kept; N network calls (2N rows with guidance)."""
-        visited = strided_steps(self.n_steps, settings.steps)
+               settings: SamplerSettings, generator: torch.Generator | None = None,
+               visited: list[int] | None = None) -> torch.Tensor:
+        """x0 [B, T, C] with the fixed entries of ``values`` kept; N network calls (2N rows with guidance).
+        ``visited``: the descending steps to visit, ending at 0 (default: strided_steps(K, N))."""
+        visited = visited or strided_steps(self.n_steps, settings.steps)
         noise = torch.randn(values.shape, generator=generator, device=values.device)
         x = torch.where(fixed, values, settings.temperature * noise)
         for t, s in zip(visited[:-1], visited[1:]):
