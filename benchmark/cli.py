@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark.completion import is_done
+from benchmark.completion import is_done, result_state
+from benchmark.cost import cost_table
 from benchmark.data import SOURCES, DataSpec, load_dataset
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
@@ -93,9 +94,25 @@ def check_writable(folder: Path, option: str, needed: int) -> None:
                          f"{needed / 2 ** 20:.0f} MB; free some space or choose a folder on another disk")
 
 
+def command_dry_run(args: argparse.Namespace, specs: list[RunSpec]) -> int:
+    """The grid, what is done and what is left, and its cost; nothing is built, loaded or written."""
+    done = {s for s in specs if result_state(s, args.results)[0] == "done"}
+    runs = load_runs(args.results)
+    measured = runs[(runs["profile"] == specs[0].profile) & (runs["source"] == specs[0].data.source)]
+    table = cost_table(specs, done, measured, get_profile(specs[0].profile))
+    left = float(table["core-hours left"].sum())
+    print(f"dry run: {len(specs)} runs, {len(done)} done, {len(specs) - len(done)} to run (profile "
+          f"{specs[0].profile}, source {specs[0].data.source}); nothing was started\n\n{table.to_markdown(index=False)}"
+          f"\n\nabout {left:.1f} core-hours left: {left / (os.cpu_count() or 1):.1f} hours on this machine's "
+          f"{os.cpu_count()} cores (GPU-hours: not measured yet)")
+    return 0
+
+
 def command_run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     specs = build_grid(args, device)
+    if args.dry_run:
+        return command_dry_run(args, specs)
     if args.executor not in EXECUTORS:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
     if args.workers is not None and args.workers < 1:
@@ -206,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     run.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<suite>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the grid, what is done and what is left, and its cost in core-hours; run nothing")
     run.set_defaults(handler=command_run)
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
                                  allow_abbrev=False)

@@ -95,3 +95,17 @@ def test_progress_without_a_terminal_is_plain_lines_and_bars_reset_per_phase(tmp
     quiet = Monitor(1, tmp_path, 1, "quiet")
     quiet.refresh(spec)
     assert capsys.readouterr().err == ""
+
+
+def test_dry_run_prints_the_cost_and_runs_nothing(tmp_path, capsys):
+    from tests.report_fixtures import write_result
+
+    results = tmp_path / "results"
+    done = write_result(results, "hopper-medium-v2", "td3bc", 0, 50.0)
+    assert main(["run", "--suite", "d4rl9", "--methods", "td3bc", "dwm-td3bc", "--seeds", "0", "--dry-run",
+                 "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "18 runs, 1 done, 17 to run" in out and "nothing was started" in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert "(measured)" in rows["td3bc"] and "(estimate)" in rows["dwm-td3bc"]  # 1.0 s from the result file
+    assert sorted(p.name for p in results.rglob("*") if p.is_file()) == [done.name]  # nothing written
