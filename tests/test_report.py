@@ -36,8 +36,9 @@ def test_selection_leaves_out_every_look_alike(tmp_path):
     write_look_alikes(tmp_path, "hopper-medium-v2", "td3bc")
     selection = select_runs(load_runs(tmp_path), profile="quick", source="local")
     assert selection.runs["final_score"].tolist() == [50.0]
-    assert sorted(selection.left_out["reason"]) == ["older dataset build", "other ablation variant",
-                                                    "other data source", "stale method version (rerun with today's code)"]
+    assert sorted(selection.left_out["reason"]) == [
+        "older dataset build", "other ablation variant", "other data source",
+        "stale method version (rerun with today's code)"]
 
 
 def test_complete_matrix_needs_every_seed_on_every_task(tmp_path):

@@ -31,7 +31,8 @@ def draw_curves(selections: dict[tuple[str, str], Selection], folder: Path) -> l
         if data.empty:
             continue
         grid = sns.relplot(data=data, x="step", y="score", hue="method", col="task",
-                           col_wrap=min(3, data["task"].nunique()), kind="line", errorbar=("ci", 95), height=3.0, aspect=1.25,
+                           col_wrap=min(3, data["task"].nunique()), kind="line", errorbar=("ci", 95), height=3.0,
+                           aspect=1.25,
                            facet_kws={"sharey": False, "sharex": False})
         grid.set_axis_labels("gradient step", "normalised score (x100)")
         grid.set_titles("{col_name}")

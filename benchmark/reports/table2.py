@@ -92,7 +92,8 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
         relative = MISSING if ours is None or base is None else f"{100 * (ours / base - 1):+.1f}%"
         if not tasks:
             rows.append({"comparison": label, "tasks": 0, "P(improvement) [95% CI]": MISSING,
-                         "9-task average, relative": relative, "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
+                         "9-task average, relative": relative,
+                         "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
             continue
         x, y = (complete_matrix(runs, m, tasks)[0] for m in (better, baseline))
         point, low, high = stratified_bootstrap([x, y], probability_of_improvement)
@@ -132,7 +133,8 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
     """Markdown: one section per (profile, data source) selection, or a message naming what to run."""
     if not any(not s.runs.empty for s in selections.values()):
         return ("# Table 2\n\nNo result files for the table's tasks and methods. Run them with\n"
-                "`python -m benchmark run --suite d4rl9` (quick profile, 5 seeds), then `python -m benchmark report`.\n")
+                "`python -m benchmark run --suite d4rl9` (quick profile, 5 seeds), then "
+                "`python -m benchmark report`.\n")
     parts = ["# Table 2: D4RL locomotion, normalised score (x100)\n"]
     for (profile, source), selection in sorted(selections.items()):
         group = selection.runs
