@@ -23,6 +23,7 @@ from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.cluster import load_cluster_profile
 from benchmark.hyperparams import resolve, table_rows
 from benchmark.jobs import read_job
+from benchmark.overrides import parse_set, read_config, validate, variant_name
 from benchmark.launcher import EXECUTORS, launch
 from benchmark.methods import METHODS, get_method
 from benchmark.profiles import PROFILES, get_profile
@@ -49,6 +50,10 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=".cache", help="world models, rollout banks, IDMs (default .cache)")
     parser.add_argument("--clip-actions", action="store_true",
                         help="clip dataset actions to [-1, 1] instead of refusing a dataset with actions outside")
+    parser.add_argument("--set", nargs="+", metavar="COMPONENT.FIELD=VALUE",
+                        help="override the hyperparameter table, e.g. --set agent.tau=0.001 (the runs become a "
+                             "variant of their own: `python -m benchmark hparams` lists the fields)")
+    parser.add_argument("--config", type=Path, help="a YAML file of overrides: {component: {field: value}}")
 
 
 def _device(name: str) -> str:
@@ -71,8 +76,17 @@ def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
     seeds = args.seeds if args.seeds is not None else suite.seeds
     if any(seed < 0 for seed in seeds):
         raise UsageError(f"--seeds {' '.join(map(str, seeds))}: seeds must be 0 or more")
-    specs = [RunSpec(task, method, seed, profile, data, device, cache=args.cache) for task in tasks
-             for method in methods for seed in seeds]
+    overrides, variant, source = (), "", ""
+    requested = [*(read_config(args.config) if getattr(args, "config", None) else []),
+                 *parse_set(getattr(args, "set", None) or [])]
+    if requested:
+        overrides = validate(requested, methods, tasks[0])
+        variant = variant_name(overrides)
+        source = "cli: " + ", ".join(f"{c}.{n}={v!r}" for c, n, v in overrides) + (
+            f" (with {args.config})" if getattr(args, "config", None) else "")
+    specs = [RunSpec(task, method, seed, profile, data, device, cache=args.cache, variant=variant,
+                     overrides=overrides, override_source=source) for task in tasks for method in methods
+             for seed in seeds]
     return list(dict.fromkeys(specs))  # a name or seed given twice is one run, not two at once
 
 

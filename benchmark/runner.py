@@ -47,7 +47,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     seed_everything(run_seeds.init)
     task, method = parse_task(spec.task), get_method(spec.method)
     profile = dataclasses.replace(get_profile(spec.profile), **dict(spec.budget))
-    resolved = resolve(spec.method, spec.task).with_overrides(spec.overrides, f"ablation: {spec.variant}")
+    resolved = resolve(spec.method, spec.task).with_overrides(spec.overrides,
+                                                              spec.override_source or f"ablation: {spec.variant}")
     dataset = load_dataset(task, spec.data)
     data = dataset.transitions
     total_steps = profile.agent_steps(method.pipeline)

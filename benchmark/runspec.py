@@ -22,6 +22,7 @@ class RunSpec:
     budget: tuple[tuple[str, int], ...] = ()  # profile fields to override, e.g. (("train_steps", 5000),)
     variant: str = ""  # an ablation's name for `overrides`; it separates the run's files from the method's own
     overrides: tuple[tuple[str, str, object], ...] = ()  # (component, field, value) over the hyperparameter table
+    override_source: str = ""  # where the overrides come from (default: "ablation: <variant>")
 
     @property
     def name(self) -> str:

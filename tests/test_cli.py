@@ -109,3 +109,37 @@ def test_dry_run_prints_the_cost_and_runs_nothing(tmp_path, capsys):
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert "(measured)" in rows["td3bc"] and "(estimate)" in rows["dwm-td3bc"]  # 1.0 s from the result file
     assert sorted(p.name for p in results.rglob("*") if p.is_file()) == [done.name]  # nothing written
+
+
+def test_overrides_are_checked_typed_recorded_and_their_own_runs(tiny_hopper, tmp_path):
+    import dataclasses
+    import json
+
+    from benchmark.cli import build_grid, parser
+    from benchmark.runner import train_run
+
+    config = tmp_path / "override.yaml"
+    config.write_text("agent:\n  hidden: [64, 64]\n")
+    args = parser().parse_args(["run", "--methods", "td3bc", "--set", "agent.tau=0.001", "agent.policy_freq=3",
+                                "--config", str(config)])
+    (spec,) = build_grid(args)
+    assert spec.overrides == (("agent", "hidden", (64, 64)), ("agent", "tau", 0.001), ("agent", "policy_freq", 3))
+    assert spec.variant.startswith("set-") and spec.result_path(tmp_path).parent.name == f"td3bc+{spec.variant}"
+    assert build_grid(parser().parse_args(["run", "--methods", "td3bc", "--set", "agent.tau=0.002"]))[0].variant \
+        != spec.variant  # other overrides, another run
+    result = train_run(dataclasses.replace(spec, budget=(("train_steps", 4),)), tmp_path)
+    assert result["config"]["agent"]["tau"] == 0.001 and tuple(result["config"]["agent"]["hidden"]) == (64, 64)
+    assert result["config_sources"]["agent"]["tau"].startswith("cli: agent.hidden=(64, 64), agent.tau=0.001")
+    assert json.loads(spec.result_path(tmp_path).read_text())["run"]["variant"] == spec.variant
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--set", "agent.tua=1"], "TD3BCConfig has no field 'tua'; its fields: batch_size"),
+    (["--set", "agent.tau=fast"], "'fast' is not a float like the default 0.005"),
+    (["--set", "agent.policy_freq=2.5"], "2.5 is not a int like the default 2"),
+    (["--set", "tau=1"], "write component.field=value"),
+    (["--set", "world_model.width=8"], "method td3bc has no component 'world_model'"),
+])
+def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
+    assert main(["run", "--methods", "td3bc", *argv, "--results", str(tmp_path / "results")]) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
