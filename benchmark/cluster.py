@@ -25,6 +25,10 @@ class ClusterProfile:
     array_parallelism: int = 2
     account: str | None = None
     qos: str | None = None
+    # passed through to submitit: extra sbatch options ({"gres": "gpu:a100:1", "constraint": "a100"}) and
+    # shell lines run before the job (["module load cuda/12.4", "source ~/venv/bin/activate"])
+    additional: dict | None = None
+    setup: list | None = None
 
     def executor_parameters(self) -> dict:
         """submitit's update_parameters() arguments."""
@@ -37,6 +41,10 @@ class ClusterProfile:
             parameters["slurm_account"] = self.account
         if self.qos:
             parameters["slurm_qos"] = self.qos
+        if self.additional:
+            parameters["slurm_additional_parameters"] = dict(self.additional)
+        if self.setup:
+            parameters["slurm_setup"] = list(self.setup)
         return parameters
 
 
@@ -54,4 +62,6 @@ def load_cluster_profile(name_or_path: str) -> ClusterProfile:
         raise UsageError(f"{path}: unknown keys {sorted(unknown)}; valid keys: {', '.join(sorted(known))}")
     if "partition" not in fields:
         raise UsageError(f"{path}: 'partition' is required")
+    if not isinstance(fields.get("additional") or {}, dict) or not isinstance(fields.get("setup") or [], list):
+        raise UsageError(f"{path}: 'additional' must be a mapping of sbatch options and 'setup' a list of lines")
     return ClusterProfile(**fields)

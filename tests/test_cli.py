@@ -143,3 +143,16 @@ def test_overrides_are_checked_typed_recorded_and_their_own_runs(tiny_hopper, tm
 def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
     assert main(["run", "--methods", "td3bc", *argv, "--results", str(tmp_path / "results")]) == 2
     assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
+
+
+def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
+    from benchmark.cluster import load_cluster_profile
+    from benchmark.errors import UsageError
+
+    parameters = load_cluster_profile("gpu-example").executor_parameters()
+    assert parameters["slurm_additional_parameters"] == {"constraint": "a100"}
+    assert parameters["slurm_setup"] == ["module load cuda/12.4"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("partition: x\nsetup: module load cuda\n")
+    with pytest.raises(UsageError, match="'setup' a list of lines"):
+        load_cluster_profile(str(bad))
