@@ -30,7 +30,7 @@ from benchmark.profiles import PROFILES, get_profile
 from benchmark.reports.runs import load_runs
 from benchmark.reports.tables import by_group, render, write_report
 from benchmark.runspec import RunSpec
-from benchmark.status import render_status
+from benchmark.status import STATES, render_status
 from benchmark.suites import SUITES, get_suite
 from benchmark.tasks import all_tasks, parse_task
 
@@ -129,6 +129,8 @@ def command_run(args: argparse.Namespace) -> int:
         return command_dry_run(args, specs)
     if args.executor not in EXECUTORS:
         raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    if args.no_wait and args.executor != "slurm":
+        raise UsageError("--no-wait needs --executor slurm: local runs live as long as this command")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
     if args.executor == "slurm" and shutil.which("sbatch") is None:
@@ -159,7 +161,10 @@ def command_run(args: argparse.Namespace) -> int:
         log_dir = args.logs or Path(args.results) / "logs" / f"{args.suite}-{datetime.now():%Y%m%d-%H%M%S}"
         print(f"job logs in {log_dir}", flush=True)
         outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster,
-                          "quiet" if args.quiet else "auto")
+                          "quiet" if args.quiet else "auto", wait=not args.no_wait)
+        if args.no_wait:
+            print(f"submitted {len(todo)} runs; follow them with `{status_command(args)}`")
+            return 0
         failed = sum(not o.ok for o in outcomes)
     runs = load_runs(args.results)
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
@@ -187,7 +192,7 @@ def status_command(args: argparse.Namespace) -> str:
 
 
 def command_status(args: argparse.Namespace) -> int:
-    print(render_status(build_grid(args), args.results))
+    print(render_status(build_grid(args), args.results, args.state, args.summary))
     return 0
 
 
@@ -237,12 +242,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     run.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<suite>-<time>)")
     run.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
+    run.add_argument("--no-wait", action="store_true", help="slurm: submit the grid and return at once")
     run.add_argument("--dry-run", action="store_true",
                      help="print the grid, what is done and what is left, and its cost in core-hours; run nothing")
     run.set_defaults(handler=command_run)
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
                                  allow_abbrev=False)
     _grid_arguments(status)
+    status.add_argument("--state", choices=STATES, help="list only the runs in this state")
+    status.add_argument("--summary", action="store_true", help="only the counts per state")
     status.set_defaults(handler=command_status)
     report = commands.add_parser("report", help="write results/table.md, table2.md, claims.md and the learning "
                                  "curves (figures/curves_<profile>_<source>.png) from the result files",

@@ -162,8 +162,8 @@ class Monitor:
 
 
 def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local", workers: int = 2,
-           cluster: ClusterProfile | None = None, progress: str = "auto") -> list[Outcome]:
-    """Run every spec; returns one outcome per run.
+           cluster: ClusterProfile | None = None, progress: str = "auto", wait: bool = True) -> list[Outcome]:
+    """Run every spec; returns one outcome per run (none with wait=False: slurm submits and returns at once).
 
     local: at most `workers` jobs in flight. slurm: one job array for the whole grid, at most the cluster
     profile's `array_parallelism` tasks at a time (SLURM enforces it).
@@ -192,6 +192,9 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
         if executor == "slurm":
             submit(queue)
             queue = []
+            if not wait:
+                running.clear()  # the jobs go on; `status` follows them
+                return outcomes
         while queue or running:
             if queue and len(running) < workers:
                 submit([queue.pop(0)])

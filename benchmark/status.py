@@ -40,7 +40,7 @@ def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
     state = job.state() if job is not None else "ended"
     if state != "ended":
         resumable = " (resumes from its checkpoint)" if spec.checkpoint_path(results_dir).exists() else ""
-        return state, f"{job.executor} job {job.job_id}{resumable}"
+        return state, f"{job.executor} job {job.job_id}{resumable}{_progress(job, spec)}"
     if job is not None and job.executor == "slurm":
         return "failed", f"job {job.job_id} ended without a result: {job.log_tail()}"
     if spec.checkpoint_path(results_dir).exists():
@@ -48,10 +48,23 @@ def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
     return "missing", ""
 
 
-def render_status(specs: list[RunSpec], results_dir: Path) -> str:
+def _progress(job, spec: RunSpec) -> str:
+    """The last progress a running job reported (its log folder's progress file): phase, step, last score."""
+    path = Path(job.folder).parent / "progress" / (spec.name.replace("/", "__") + ".json")
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    score = f", last score {state['score']:.1f}" if state.get("score") is not None else ""
+    return f"; {state['phase']} {state['step']}/{state['total']}{score}"
+
+
+def render_status(specs: list[RunSpec], results_dir: Path, only: str | None = None, summary: bool = False) -> str:
+    """A line per run (only those in state `only`, if given) and the counts; `summary`: the counts alone."""
     rows = [(spec.name, *run_status(spec, results_dir)) for spec in specs]
-    width = max(len(name) for name, _, _ in rows)
-    lines = [f"{name:<{width}}  {state:<7}  {detail}".rstrip() for name, state, detail in rows]
     counts = {state: sum(1 for _, s, _ in rows if s == state) for state in STATES}
+    shown = [] if summary else [row for row in rows if only is None or row[1] == only]
+    width = max((len(name) for name, _, _ in shown), default=0)
+    lines = [f"{name:<{width}}  {state:<7}  {detail}".rstrip() for name, state, detail in shown]
     lines.append(", ".join(f"{n} {state}" for state, n in counts.items()))
     return "\n".join(lines)

@@ -156,3 +156,31 @@ def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
     bad.write_text("partition: x\nsetup: module load cuda\n")
     with pytest.raises(UsageError, match="'setup' a list of lines"):
         load_cluster_profile(str(bad))
+
+
+def test_status_filters_summarises_and_shows_the_progress_of_running_runs(tmp_path, capsys):
+    import json
+    import os
+
+    from benchmark.jobs import JobRecord, process_start, record_job
+    from benchmark.results import write_json_atomic
+    from benchmark.runspec import RunSpec
+    from benchmark.status import render_status
+
+    specs = [RunSpec("hopper-tiny", method, 0, "smoke") for method in ("td3bc", "iql", "dd")]
+    results, logs = tmp_path / "results", tmp_path / "logs"
+    specs[0].failure_path(results).parent.mkdir(parents=True)
+    specs[0].failure_path(results).write_text(
+        'Traceback (most recent call last):\n  File "runner.py", line 1, in train_run\nValueError: bad\n')
+    record_job(specs[1], results, JobRecord("local", str(os.getpid()), str(logs / str(os.getpid())),
+                                            started=process_start(os.getpid())))
+    write_json_atomic(logs / "progress" / "hopper-tiny__iql__seed0.json",
+                      {"phase": "train", "step": 10, "total": 400, "score": 3.0})
+    full = render_status(specs, results)
+    assert "running  local job" in full and "; train 10/400, last score 3.0" in full
+    failed = render_status(specs, results, only="failed")
+    assert failed.splitlines()[0].startswith("hopper-tiny/td3bc/seed0  failed   ValueError: bad")
+    assert len(failed.splitlines()) == 2  # the failed run and the counts
+    assert render_status(specs, results, summary=True) == "0 done, 0 pending, 1 running, 1 failed, 1 missing"
+    assert main(["run", "--methods", "td3bc", "--no-wait", "--results", str(results)]) == 2
+    assert "--no-wait needs --executor slurm" in capsys.readouterr().err

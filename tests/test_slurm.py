@@ -151,3 +151,17 @@ def test_requeue_in_the_middle_of_a_world_model_phase_resumes_it(slurm_cluster, 
     assert meta["resumed_at_step"], "the signal came after the world model was trained"
     assert resumed["artifacts"]["world_model"]["sha256"] == reference["artifacts"]["world_model"]["sha256"]
     assert [e["score"] for e in resumed["evaluations"]] == [e["score"] for e in reference["evaluations"]]
+
+
+def test_no_wait_submits_and_returns_then_status_follows(slurm_cluster, tiny_hopper, tmp_path, capsys):
+    results = tmp_path / "results"
+    argv = ["--methods", "td3bc", "--results", str(results), "--cache", str(tmp_path / "cache")]
+    assert main(["run", *argv, "--executor", "slurm", "--no-wait", "--logs", str(tmp_path / "logs")]) == 0
+    assert "submitted 1 runs; follow them with `python -m benchmark status --suite smoke --methods td3bc" in \
+        capsys.readouterr().out
+    deadline = time.monotonic() + 300
+    while not spec().result_path(results).is_file():
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert main(["status", *argv[:4], "--summary"]) == 0
+    assert capsys.readouterr().out.startswith("1 done")
