@@ -191,6 +191,15 @@ def status_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import evaluate_result, summary
+
+    if args.episodes < 1 or args.seed < 0:
+        raise UsageError("--episodes must be 1 or more and --seed 0 or more")
+    print(summary(evaluate_result(args.result, args.episodes, args.seed)))
+    return 0
+
+
 def command_status(args: argparse.Namespace) -> int:
     print(render_status(build_grid(args), args.results, args.state, args.summary))
     return 0
@@ -265,6 +274,12 @@ def parser() -> argparse.ArgumentParser:
     hparams.add_argument("--method", help="with --task: the configuration this method runs with on this task")
     hparams.add_argument("--task")
     hparams.set_defaults(handler=command_hparams)
+    evaluation = commands.add_parser("evaluate", help="evaluate a finished run's trained policy again, from its "
+                                     "result file and the weights kept next to it", allow_abbrev=False)
+    evaluation.add_argument("result", type=Path, help="a result file, e.g. results/runs/quick/local/.../seed0.json")
+    evaluation.add_argument("--episodes", type=int, default=10)
+    evaluation.add_argument("--seed", type=int, default=0, help="episode i starts from reset(seed=1000*seed + i)")
+    evaluation.set_defaults(handler=command_evaluate)
     listing = commands.add_parser("list", help="the valid suites, tasks, methods and profiles", allow_abbrev=False)
     listing.add_argument("kind", nargs="?", choices=list(LISTS))
     listing.set_defaults(handler=command_list)

@@ -35,6 +35,7 @@ from benchmark.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollou
 from benchmark.seeding import RunSeeds
 from benchmark.termination import is_terminal
 
+TAKEN_AWAY = ("actor", "critic", "value")  # the networks kept next to a result (benchmark/evaluate.py loads them)
 AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL,
           OneStepTD3BCConfig: MVETD3BC, OneStepIQLConfig: MVEIQL}
 Report = Callable[[int, int], None]
@@ -65,6 +66,7 @@ class Setup:
     inference: Callable[[], dict] = dict  # extra numbers about acting, for the result file
     state: Callable[[], dict] = dict  # everything training changes, for checkpoints
     load_state: Callable[[dict], None] = lambda state: None
+    final_weights: Callable[[], dict] = dict  # the trained networks a user takes away (actor, critics, value)
 
 
 @dataclass
@@ -94,6 +96,8 @@ def _with_agent(ctx: Context, real: AgentData, sampler, setup: Setup, *agent_arg
     setup.update = lambda generator: agent.update(sampler.sample(config.batch_size, generator))
     setup.normalizer, setup.reward_scale = real.normalizer, real.reward_scale
     setup.state, setup.load_state = agent.state_dict, agent.load_state_dict
+    setup.final_weights = lambda: {name: getattr(agent, name).state_dict() for name in TAKEN_AWAY
+                                   if hasattr(agent, name)}
     return agent
 
 

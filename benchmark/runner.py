@@ -143,6 +143,8 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         "earlier_segments": earlier_segments,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if weights := setup.final_weights():
+        save_durably(weights, spec.weights_path(results_dir))
     write_json_atomic(spec.result_path(results_dir), result)
     checkpoint.unlink(missing_ok=True)
     return result

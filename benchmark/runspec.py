@@ -43,6 +43,10 @@ class RunSpec:
         """The run's full training state while it runs; a restarted run resumes from it."""
         return self.result_path(results_dir).with_suffix(".ckpt")
 
+    def weights_path(self, results_dir: Path) -> Path:
+        """The trained networks, kept next to the result (git-ignored: about 1 MB a run)."""
+        return self.result_path(results_dir).with_suffix(".weights.pt")
+
     def job_path(self, results_dir: Path) -> Path:
         """Which executor job runs it (for `status`)."""
         return self.result_path(results_dir).with_suffix(".job")

@@ -184,3 +184,21 @@ def test_status_filters_summarises_and_shows_the_progress_of_running_runs(tmp_pa
     assert render_status(specs, results, summary=True) == "0 done, 0 pending, 1 running, 1 failed, 1 missing"
     assert main(["run", "--methods", "td3bc", "--no-wait", "--results", str(results)]) == 2
     assert "--no-wait needs --executor slurm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["td3bc", "iql", "onestep-td3bc"])
+def test_evaluate_reproduces_a_runs_final_score_from_its_kept_weights(method, tiny_hopper, tmp_path, capsys):
+    from benchmark.runner import train_run
+    from benchmark.runspec import RunSpec
+
+    spec = RunSpec("hopper-tiny", method, 0, "smoke", cache=str(tmp_path / "cache"),
+                   budget=(("train_steps", 200), ("model_based_train_steps", 200), ("eval_every", 200)))
+    result = train_run(spec, tmp_path / "runs")
+    assert spec.weights_path(tmp_path / "runs").is_file()
+    assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--episodes", "2", "--seed", "0"]) == 0
+    assert f"normalised score {result['final_score']:.1f} over 2 episodes" in capsys.readouterr().out
+
+
+def test_evaluate_names_what_is_missing(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "seed0.json")]) == 2
+    assert "not a readable result file" in capsys.readouterr().err
