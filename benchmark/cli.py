@@ -215,6 +215,9 @@ def command_hparams(args: argparse.Namespace) -> int:
     import pandas as pd
     import yaml
 
+    if args.from_result:
+        print(reproducing_config(args.from_result))
+        return 0
     if args.method or args.task:
         if not (args.method and args.task):
             raise UsageError("--method and --task go together: one resolved configuration is per (method, task)")
@@ -226,6 +229,26 @@ def command_hparams(args: argparse.Namespace) -> int:
         return 0
     print(pd.DataFrame(table_rows()).to_markdown(index=False))
     return 0
+
+
+def reproducing_config(path: Path) -> str:
+    """A result file's overrides of the hyperparameter table as the YAML `--config` takes, and the command."""
+    import yaml
+
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path}: not a readable result file ({error})") from None
+    run = result["run"]
+    overridden = {component: {name: result["config"][component][name] for name, source in fields.items()
+                              if source.startswith(("cli:", "ablation:"))}
+                  for component, fields in result["config_sources"].items()}
+    overridden = {component: fields for component, fields in overridden.items() if fields}
+    command = (f"python -m benchmark run --tasks {run['task']} --methods {run['method']} --seeds {run['seed']} "
+               f"--profile {run['profile']} --source {run['source']}" + (" --config THIS_FILE.yaml" if overridden
+                                                                        else ""))
+    body = yaml.safe_dump(overridden, sort_keys=False).rstrip() if overridden else "{}  # the table's defaults"
+    return f"# {path}\n# reproduce with: {command}\n{body}"
 
 
 LISTS = {"suites": lambda: SUITES, "tasks": lambda: [t.name for t in all_tasks()], "methods": lambda: METHODS,
@@ -273,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
                                   "configuration (--method M --task T) as YAML", allow_abbrev=False)
     hparams.add_argument("--method", help="with --task: the configuration this method runs with on this task")
     hparams.add_argument("--task")
+    hparams.add_argument("--from-result", type=Path,
+                         help="print a result file's overrides as the YAML that reproduces it (with --config)")
     hparams.set_defaults(handler=command_hparams)
     evaluation = commands.add_parser("evaluate", help="evaluate a finished run's trained policy again, from its "
                                      "result file and the weights kept next to it", allow_abbrev=False)

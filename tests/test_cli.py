@@ -202,3 +202,20 @@ def test_evaluate_reproduces_a_runs_final_score_from_its_kept_weights(method, ti
 def test_evaluate_names_what_is_missing(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "seed0.json")]) == 2
     assert "not a readable result file" in capsys.readouterr().err
+
+
+def test_a_results_config_prints_back_as_the_yaml_that_reproduces_it(tmp_path, capsys):
+    import yaml
+
+    from benchmark.results import write_json_atomic
+
+    result = tmp_path / "seed0.json"
+    write_json_atomic(result, {
+        "run": {"task": "hopper-medium-v2", "method": "td3bc", "seed": 2, "profile": "quick", "source": "local"},
+        "config": {"agent": {"tau": 0.001, "alpha": 2.5, "hidden": [64, 64]}},
+        "config_sources": {"agent": {"tau": "cli: agent.tau=0.001", "alpha": "paper: TD3+BC",
+                                     "hidden": "cli: agent.hidden=(64, 64)"}}})
+    assert main(["hparams", "--from-result", str(result)]) == 0
+    out = capsys.readouterr().out
+    assert "--tasks hopper-medium-v2 --methods td3bc --seeds 2 --profile quick --source local --config" in out
+    assert yaml.safe_load(out) == {"agent": {"tau": 0.001, "hidden": [64, 64]}}  # only what was overridden
