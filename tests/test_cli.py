@@ -159,7 +159,6 @@ def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
 
 
 def test_status_filters_summarises_and_shows_the_progress_of_running_runs(tmp_path, capsys):
-    import json
     import os
 
     from benchmark.jobs import JobRecord, process_start, record_job
