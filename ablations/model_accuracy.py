@@ -48,7 +48,8 @@ HELD_OUT_FRACTION = 0.05
 TOLERANCE = 0.1  # an action "within tolerance": every dimension within 0.1 of the reference (actions in [-1, 1])
 DIFFUSION_METHOD, ONE_STEP_METHOD = "dawm-td3bc", "onestep-td3bc"  # whose configs the models take
 # Alternatives of the diffusion world model measured side by side: name -> fields over its config.
-WORLD_MODEL_VARIANTS = {"": {}, "eps": {"predict_epsilon": True}}
+WORLD_MODEL_VARIANTS = {"": {}, "eps": {"predict_epsilon": True},
+                        "zscore": {"normalizer": "zscore", "clip_denoised": False}}
 Report = Callable[[str], Callable[[int, int], None] | None]  # phase -> (step, total) callback
 
 

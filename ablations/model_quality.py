@@ -61,8 +61,9 @@ def _value(records: pd.DataFrame, key: tuple) -> str:
 
 def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
     columns = {"before": load_measurements(before, "quick", [task], [0]),
-               "after (x0)": load_measurements(after, "quick", [task], [0]),
-               "after, epsilon prediction": load_measurements(after, "quick", [task], [0], variant="eps")}
+               "after (CDF, clipped, x0)": load_measurements(after, "quick", [task], [0]),
+               "after, epsilon prediction": load_measurements(after, "quick", [task], [0], variant="eps"),
+               "after, z-score, no clipping": load_measurements(after, "quick", [task], [0], variant="zscore")}
     return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
                          for label, key in METRICS.items()])
 

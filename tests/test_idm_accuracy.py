@@ -155,6 +155,6 @@ def test_model_quality_report_before_and_after(tmp_path):
         line = next(line for line in text.splitlines() if line.startswith(f"| {label} "))
         return [cell.strip() for cell in line.strip("|").split("|")]
 
-    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–"]  # before, after, eps not run
+    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–"]  # variants not run
     assert row("5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
     assert row("dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
