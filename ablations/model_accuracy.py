@@ -18,6 +18,7 @@ State errors are RMSEs in units of the training data's per-dimension standard de
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -48,8 +49,10 @@ HELD_OUT_FRACTION = 0.05
 TOLERANCE = 0.1  # an action "within tolerance": every dimension within 0.1 of the reference (actions in [-1, 1])
 DIFFUSION_METHOD, ONE_STEP_METHOD = "dawm-td3bc", "onestep-td3bc"  # whose configs the models take
 # Alternatives of the diffusion world model measured side by side: name -> fields over its config.
-WORLD_MODEL_VARIANTS = {"": {}, "eps": {"predict_epsilon": True},
-                        "zscore": {"normalizer": "zscore", "clip_denoised": False}}
+WORLD_MODEL_VARIANTS = {"": {},  # the default, whatever the hyperparameter table says it is
+                        "cdf": {"normalizer": "cdf", "clip_denoised": True, "predict_epsilon": False},
+                        "eps": {"normalizer": "zscore", "clip_denoised": False, "predict_epsilon": True},
+                        "cdf-eps": {"normalizer": "cdf", "clip_denoised": True, "predict_epsilon": True}}
 Report = Callable[[str], Callable[[int, int], None] | None]  # phase -> (step, total) callback
 
 
@@ -89,11 +92,13 @@ def state_reward_errors(states: np.ndarray, reference_states: np.ndarray, reward
 
 
 class Records(list):
-    """Long-form measurements: one dict per (section, series, step, metric)."""
+    """Long-form measurements: one dict per (section, series, step, metric). A value that is not finite (a model
+    whose samples blew up) is stored as null: strict JSON, shown as missing in reports."""
 
     def add(self, section: str, series: str, step: int | None, metrics: dict[str, float], count: int) -> None:
-        self.extend({"section": section, "series": series, "step": step, "metric": name, "value": value,
-                     "count": count} for name, value in metrics.items())
+        self.extend({"section": section, "series": series, "step": step, "metric": name,
+                     "value": value if math.isfinite(value) else None, "count": count}
+                    for name, value in metrics.items())
 
 
 def measure(spec: AccuracySpec, report: Report = lambda phase: None) -> dict:

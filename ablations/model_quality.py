@@ -61,9 +61,10 @@ def _value(records: pd.DataFrame, key: tuple) -> str:
 
 def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
     columns = {"before": load_measurements(before, "quick", [task], [0]),
-               "after (CDF, clipped, x0)": load_measurements(after, "quick", [task], [0]),
-               "after, epsilon prediction": load_measurements(after, "quick", [task], [0], variant="eps"),
-               "after, z-score, no clipping": load_measurements(after, "quick", [task], [0], variant="zscore")}
+               "after: default (z-score, x0)": load_measurements(after, "quick", [task], [0]),
+               "after: CDF, clipped, x0": load_measurements(after, "quick", [task], [0], variant="cdf"),
+               "after: z-score, epsilon": load_measurements(after, "quick", [task], [0], variant="eps"),
+               "after: CDF, clipped, epsilon": load_measurements(after, "quick", [task], [0], variant="cdf-eps")}
     return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
                          for label, key in METRICS.items()])
 
@@ -98,7 +99,8 @@ def report(archive: Path, measurements: Path, results: Path, out: Path) -> str:
     lines += ["## Quick DWM-TD3BC and DAWM-TD3BC on hopper-medium, seed 0: final (best) normalised score\n",
               score_table(archive / "runs", results).to_markdown(index=False), "",
               f"{MISSING}: not measured yet (`python -m ablations.idm_accuracy --tasks hopper-medium-v2 "
-              f"walker2d-medium-v2 --world-model-variants eps`; `python -m benchmark run --suite d4rl9 --tasks "
+              f"walker2d-medium-v2 --world-model-variants cdf eps cdf-eps`; `python -m benchmark run --suite d4rl9 "
+              f"--tasks "
               f"hopper-medium-v2 --methods dwm-td3bc dawm-td3bc --seeds 0`).\n"]
     text = "\n".join(lines)
     write_text_atomic(out, text)

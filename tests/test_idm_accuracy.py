@@ -116,7 +116,8 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
     assert variant["artifacts"]["world_model"]["sha256"] != measurement["artifacts"]["world_model"]["sha256"]
     assert variant["artifacts"]["inverse_dynamics"]["sha256"] == measurement["artifacts"]["inverse_dynamics"]["sha256"]
     text = out.read_text()
-    assert "## World-model variants" in text and "eps (predict_epsilon=True)" in text
+    assert "## World-model variants" in text
+    assert "eps (normalizer=zscore, clip_denoised=False, predict_epsilon=True)" in text
     assert text.count("## hopper-tiny") == 1  # the main sections show the default model only
 
     # a measurement of another data source is a look-alike: never in the local report
@@ -155,6 +156,6 @@ def test_model_quality_report_before_and_after(tmp_path):
         line = next(line for line in text.splitlines() if line.startswith(f"| {label} "))
         return [cell.strip() for cell in line.strip("|").split("|")]
 
-    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–"]  # variants not run
+    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–", "–"]  # variants not run
     assert row("5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
     assert row("dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
