@@ -26,4 +26,4 @@ def test_updates_per_second(benchmark, agent_class, config):
         return agent.update(buffer.sample(config.batch_size, generator))
 
     log = benchmark.pedantic(update, rounds=200, warmup_rounds=20)  # runs once when timing is disabled
-    assert all(torch.isfinite(torch.tensor(v)) for v in log.values())
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in log.values())
