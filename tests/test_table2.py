@@ -87,7 +87,9 @@ def test_claims_with_verdicts(runs, root):
     assert table.loc["DWM beats one-step MVE", "verdict"] == "not yet run"
     assert table.loc["DAWM is stable over H in {1, 3, 7}", "verdict"] == "not yet run"
     assert "not yet run" in table.loc["DD is 4.6x slower than DWM at inference", "verdict"]
-    assert "## profile `quick`, data source `local`" in render_claims(load_runs(root))
+    text = render_claims(load_runs(root))  # from all the files: the look-alikes (999s) must not move the effect
+    assert "## profile `quick`, data source `local`" in text and "| +10.0% [" in text
+    assert "1 older dataset build" in text
 
 
 def test_horizon_stability_claim(tmp_path):

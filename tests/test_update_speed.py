@@ -22,7 +22,7 @@ def test_updates_per_second(benchmark, agent_class, config):
     agent = agent_class(config, obs_dim, act_dim, "cpu", total_steps=1_000_000)
     generator = torch.Generator().manual_seed(0)
 
-    def update() -> dict[str, float]:
+    def update() -> dict[str, torch.Tensor]:
         return agent.update(buffer.sample(config.batch_size, generator))
 
     log = benchmark.pedantic(update, rounds=200, warmup_rounds=20)  # runs once when timing is disabled
