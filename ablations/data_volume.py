@@ -15,8 +15,12 @@ import matplotlib
 import pandas as pd
 import seaborn as sns
 
-from benchmark.cli import DEFAULT_RESULTS
-from benchmark.cli import main as benchmark_main
+from benchmark import options
+from benchmark.cli import execute
+from benchmark.errors import UsageError, exit_2_on_usage_error
+from benchmark.profiles import get_profile
+from benchmark.runspec import RunSpec
+from benchmark.tasks import parse_task
 from ablations.reporting import finish_report, provenance_line
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
@@ -75,29 +79,21 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
                          None if runs.empty else lambda: figure(runs, figure_out))
 
 
+@exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ablations.data_volume", description=__doc__, allow_abbrev=False)
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--source", default="local", help="dataset source: local, minari, d4rl-hdf5")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
-    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
-    parser.add_argument("--cluster-profile", default="local")
-    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cache", default=".cache")
+    parser = argparse.ArgumentParser(prog="python -m ablations.data_volume", description=__doc__, allow_abbrev=False,
+                                     parents=[options.selection(), options.storage(), options.execution()])
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "data_volume.md")
+    parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
     if not args.report_only:
-        code = benchmark_main(["run", "--suite", "d4rl9", "--tasks", *args.tasks, "--methods", *ARMS,
-                               "--seeds", *map(str, args.seeds), "--profile", args.profile, "--source", args.source,
-                               "--results", str(args.results), "--executor", args.executor, "--cluster-profile",
-                               args.cluster_profile, "--device", args.device, "--cache", args.cache,
-                               *(["--workers", str(args.workers)] if args.workers is not None else [])])
-        if code == 2:
-            return code
+        if any(seed < 0 for seed in args.seeds):
+            raise UsageError("--seeds must be 0 or more")
+        profile = get_profile(args.profile).name
+        specs = [RunSpec(parse_task(task).name, method, seed, profile) for task in args.tasks for method in ARMS
+                 for seed in args.seeds]
+        execute(args, list(dict.fromkeys(specs)), "data-volume")
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
                  args.source))
     return 0

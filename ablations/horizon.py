@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import matplotlib
 import pandas as pd
 import seaborn as sns
 
-from benchmark.cli import DEFAULT_RESULTS
-from benchmark.cluster import load_cluster_profile
-from benchmark.completion import is_done
+from benchmark import options
+from benchmark.cli import execute
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.hyperparams import resolve
-from benchmark.launcher import launch
 from benchmark.methods import METHODS
 from benchmark.profiles import get_profile
 from ablations.reporting import finish_report, provenance_line
@@ -98,34 +95,26 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
 
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__, allow_abbrev=False)
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
+    parser = argparse.ArgumentParser(prog="python -m ablations.horizon", description=__doc__, allow_abbrev=False,
+                                     parents=[options.selection(), options.storage(), options.execution()])
     parser.add_argument("--methods", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--horizons", nargs="+", type=int, default=list(HORIZONS), choices=HORIZONS,
                         help="run these horizons only (the report always shows all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
-    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
-    parser.add_argument("--cluster-profile", default="local")
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
     parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
+    parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
-    if args.workers < 1 or any(seed < 0 for seed in args.seeds):
-        raise UsageError("--workers must be 1 or more and --seeds 0 or more")
+    if any(seed < 0 for seed in args.seeds):
+        raise UsageError("--seeds must be 0 or more")
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]
-        todo = [s for s in dict.fromkeys(specs) if not is_done(s, args.results)]
-        cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
-        if todo:
-            launch(todo, args.results, args.results / "logs" / f"horizon-{datetime.now():%Y%m%d-%H%M%S}", args.executor,
-                   args.workers, cluster)
-    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png"))
+        execute(args, list(dict.fromkeys(specs)), "horizon")
+    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png",
+                 args.source))
     return 0
 
 

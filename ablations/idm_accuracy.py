@@ -24,6 +24,8 @@ from tqdm import tqdm
 
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
 from ablations.reporting import finish_report
+from benchmark import options
+from benchmark.cli import data_spec
 from benchmark.cluster import load_cluster_profile
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.launcher import make_executor
@@ -227,26 +229,22 @@ def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, clu
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--profile", default="quick")
-    parser.add_argument("--source", default="local", help="dataset source: local, minari, d4rl-hdf5")
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     parents=[options.selection(), options.cache(), options.cluster()])
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
-    parser.add_argument("--cache", default=".cache", help="trained models (shared with the benchmark)")
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
-    parser.add_argument("--executor", default="local", choices=("local", "slurm"))
-    parser.add_argument("--cluster-profile", default="local")
     parser.add_argument("--world-model-variants", nargs="+", default=[],
                         choices=[name for name in WORLD_MODEL_VARIANTS if name],
                         help="also measure these world-model alternatives (e.g. eps: epsilon prediction)")
     parser.add_argument("--report-only", action="store_true", help="only write the report from existing files")
     parser.add_argument("--out", type=Path, default=Path("results") / "idm_accuracy.md")
+    parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0], profile="quick")
     args = parser.parse_args(argv)
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
-    specs = [AccuracySpec(task, seed, args.profile, args.source, args.starts, args.cache, world_model_variant=variant)
+    specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache,
+                          world_model_variant=variant)
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
     todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
     if todo and not args.report_only:

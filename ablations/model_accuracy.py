@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,7 @@ class AccuracySpec:
     task: str
     seed: int
     profile: str
-    source: str = "local"
+    data: DataSpec = field(default_factory=DataSpec)
     starts: int = 2048  # held-out rows the rollouts start from
     cache: str = ".cache"
     device: str = "cpu"
@@ -69,7 +69,7 @@ class AccuracySpec:
 
     def path(self, out: Path) -> Path:
         suffix = f"+{self.world_model_variant}" if self.world_model_variant else ""
-        return Path(out) / self.profile / self.source / self.task / f"seed{self.seed}{suffix}.json"
+        return Path(out) / self.profile / self.data.source / self.task / f"seed{self.seed}{suffix}.json"
 
 
 def action_metrics(mean: torch.Tensor, variance: torch.Tensor, actions: torch.Tensor) -> dict[str, float]:
@@ -106,7 +106,7 @@ def measure(spec: AccuracySpec, report: Report = lambda phase: None) -> dict:
     started, device = time.perf_counter(), torch.device(spec.device)
     code_and_machine = environment(device)
     task, profile = parse_task(spec.task), get_profile(spec.profile)
-    dataset = load_dataset(task, DataSpec(spec.source))
+    dataset = load_dataset(task, spec.data)
     seeds = RunSeeds.spawn(spec.seed)
     train, held = dataset.transitions.split_episodes(HELD_OUT_FRACTION, spec.seed)
     diffusion, one_step = resolve(DIFFUSION_METHOD, spec.task).configs, resolve(ONE_STEP_METHOD, spec.task).configs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -14,8 +15,9 @@ from pathlib import Path
 import torch
 
 from benchmark.completion import is_done, result_state
+from benchmark import options
 from benchmark.cost import cost_table
-from benchmark.data import SOURCES, DataSpec, load_dataset
+from benchmark.data import DataSpec, load_dataset
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
@@ -24,7 +26,8 @@ from benchmark.cluster import load_cluster_profile
 from benchmark.hyperparams import resolve, table_rows
 from benchmark.jobs import read_job
 from benchmark.overrides import parse_set, read_config, validate, variant_name
-from benchmark.launcher import EXECUTORS, launch
+from benchmark.launcher import launch
+from benchmark.run_log import check_logger
 from benchmark.methods import METHODS, get_method
 from benchmark.profiles import PROFILES, get_profile
 from benchmark.reports.runs import load_runs
@@ -34,26 +37,22 @@ from benchmark.status import STATES, render_status
 from benchmark.suites import SUITES, get_suite
 from benchmark.tasks import all_tasks, parse_task
 
-DEFAULT_RESULTS = Path("results") / "runs"
+DEFAULT_RESULTS = options.DEFAULT_RESULTS
 
 
-def _grid_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", default="smoke", help=f"one of: {', '.join(SUITES)} (default smoke)")
-    parser.add_argument("--tasks", nargs="+", help="subset or override of the suite's tasks")
+
+def _grid_options() -> argparse.ArgumentParser:
+    """A suite, narrowed or overridden by the shared selection options, and overrides of the hyperparameters."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[options.selection(),
+                                                                                  options.storage()])
+    parser.add_argument("--suite", default="smoke", help=f"one of: {', '.join(SUITES)} (default smoke); --tasks, "
+                                                         f"--methods, --seeds and --profile override its own")
     parser.add_argument("--methods", nargs="+", help="subset or override of the suite's methods")
-    parser.add_argument("--seeds", nargs="+", type=int, help="override the suite's seeds")
-    parser.add_argument("--profile", help="smoke, quick or paper (default: the suite's)")
-    parser.add_argument("--source", default="local", help=f"dataset source: {', '.join(SOURCES)} (default local)")
-    parser.add_argument("--download", action="store_true", help="minari: download missing datasets")
-    parser.add_argument("--hdf5-dir", help="d4rl-hdf5: folder with D4RL's v2 files (default ~/.d4rl/datasets)")
-    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"default {DEFAULT_RESULTS}")
-    parser.add_argument("--cache", default=".cache", help="world models, rollout banks, IDMs (default .cache)")
-    parser.add_argument("--clip-actions", action="store_true",
-                        help="clip dataset actions to [-1, 1] instead of refusing a dataset with actions outside")
     parser.add_argument("--set", nargs="+", metavar="COMPONENT.FIELD=VALUE",
                         help="override the hyperparameter table, e.g. --set agent.tau=0.001 (the runs become a "
                              "variant of their own: `python -m benchmark hparams` lists the fields)")
     parser.add_argument("--config", type=Path, help="a YAML file of overrides: {component: {field: value}}")
+    return parser
 
 
 def _device(name: str) -> str:
@@ -66,13 +65,17 @@ def _device(name: str) -> str:
     return name
 
 
-def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
+def data_spec(args: argparse.Namespace) -> DataSpec:
+    return DataSpec(args.source, args.download, args.hdf5_dir, args.clip_actions)
+
+
+def build_grid(args: argparse.Namespace) -> list[RunSpec]:
     """The runs a command line asks for; every name is checked before anything happens."""
     suite = get_suite(args.suite)
     tasks = [parse_task(t).name for t in (args.tasks or suite.tasks)]
     methods = [get_method(m).name for m in (args.methods or suite.methods)]
     profile = get_profile(args.profile or suite.profile).name
-    data = DataSpec(args.source, args.download, args.hdf5_dir, getattr(args, "clip_actions", False))
+    data = data_spec(args)
     seeds = args.seeds if args.seeds is not None else suite.seeds
     if any(seed < 0 for seed in seeds):
         raise UsageError(f"--seeds {' '.join(map(str, seeds))}: seeds must be 0 or more")
@@ -84,7 +87,7 @@ def build_grid(args: argparse.Namespace, device: str = "cpu") -> list[RunSpec]:
         variant = variant_name(overrides)
         source = "cli: " + ", ".join(f"{c}.{n}={v!r}" for c, n, v in overrides) + (
             f" (with {args.config})" if getattr(args, "config", None) else "")
-    specs = [RunSpec(task, method, seed, profile, data, device, cache=args.cache, variant=variant,
+    specs = [RunSpec(task, method, seed, profile, data, cache=args.cache, variant=variant,
                      overrides=overrides, override_source=source) for task in tasks for method in methods
              for seed in seeds]
     return list(dict.fromkeys(specs))  # a name or seed given twice is one run, not two at once
@@ -123,49 +126,12 @@ def command_dry_run(args: argparse.Namespace, specs: list[RunSpec]) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    device = _device(args.device)
-    specs = build_grid(args, device)
+    specs = build_grid(args)
     if args.dry_run:
         return command_dry_run(args, specs)
-    if args.executor not in EXECUTORS:
-        raise UsageError(f"unknown executor {args.executor!r}; valid executors: {', '.join(EXECUTORS)}")
-    if args.no_wait and args.executor != "slurm":
-        raise UsageError("--no-wait needs --executor slurm: local runs live as long as this command")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
-    if args.executor == "slurm" and shutil.which("sbatch") is None:
-        raise UsageError("--executor slurm: SLURM is not installed here (no sbatch on PATH); use --executor local, "
-                         "or run the command on a SLURM login node")
-    cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
-    tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
-    if specs[0].data.source == "local":
-        build_many([(t.env, t.dataset) for t in tasks
-                    if t.dataset in RECIPE_DATASETS and behaviour_run_available(t.env)])
-    checksums = {}
-    for task in tasks:  # every dataset is read and validated before anything is submitted
-        checksums[task.name] = load_dataset(task, specs[0].data).checksum
-    model_based = any(get_method(s.method).pipeline != "model_free" for s in specs)
-    check_writable(Path(args.results), "--results", RESULTS_SPACE)
-    if model_based:
-        check_writable(Path(args.cache), "--cache", CACHE_SPACE)
-    todo = [s for s in specs if not is_done(s, args.results, checksums[s.task])]
-    in_flight = [s for s in todo if (job := read_job(s, args.results)) is not None and job.state() != "ended"]
-    todo = [s for s in todo if s not in in_flight]
-    print(f"{len(specs)} runs in the grid, {len(specs) - len(todo) - len(in_flight)} already done, "
-          + (f"{len(in_flight)} already submitted, " if in_flight else "")
-          + f"{len(todo)} to run (profile {specs[0].profile}, source {specs[0].data.source}, device {device}, "
-          f"results in {args.results})", flush=True)
-    failed = 0
-    if todo:
-        workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
-        log_dir = args.logs or Path(args.results) / "logs" / f"{args.suite}-{datetime.now():%Y%m%d-%H%M%S}"
-        print(f"job logs in {log_dir}", flush=True)
-        outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster,
-                          "quiet" if args.quiet else "auto", wait=not args.no_wait)
-        if args.no_wait:
-            print(f"submitted {len(todo)} runs; follow them with `{status_command(args)}`")
-            return 0
-        failed = sum(not o.ok for o in outcomes)
+    failed = execute(args, specs, args.suite)
+    if failed is None:
+        return 0
     runs = load_runs(args.results)
     names = {(s.profile, s.data.source, s.task, s.method, s.seed) for s in specs}
     keys = list(zip(runs["profile"], runs["source"], runs["task"], runs["method"], runs["seed"]))
@@ -173,6 +139,56 @@ def command_run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} run(s) failed; see `{status_command(args)}`", file=sys.stderr)
     return 1 if failed else 0
+
+
+def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int | None:
+    """Run the specs not done yet with the shared execution options (`benchmark/options.py`); returns how many
+    failed, None when they were submitted without waiting. Everything is checked before anything starts:
+    options, datasets (built when local and missing), writable folders."""
+    device = _device(args.device)
+    check_logger(args.logger)
+    if args.no_wait and args.executor != "slurm":
+        raise UsageError("--no-wait needs --executor slurm: local runs live as long as this command")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
+    if args.log_every < 0:
+        raise UsageError(f"--log-every {args.log_every}: give 0 (no losses, only evaluations) or more")
+    if args.executor == "slurm" and shutil.which("sbatch") is None:
+        raise UsageError("--executor slurm: SLURM is not installed here (no sbatch on PATH); use --executor local, "
+                         "or run the command on a SLURM login node")
+    cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
+    specs = [dataclasses.replace(s, data=data_spec(args), device=device, cache=str(args.cache), logger=args.logger,
+                                 log_every=args.log_every) for s in specs]
+    tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
+    if args.source == "local":
+        build_many([(t.env, t.dataset) for t in tasks
+                    if t.dataset in RECIPE_DATASETS and behaviour_run_available(t.env)])
+    checksums = {}
+    for task in tasks:  # every dataset is read and validated before anything is submitted
+        checksums[task.name] = load_dataset(task, specs[0].data).checksum
+    check_writable(Path(args.results), "--results", RESULTS_SPACE)
+    if any(get_method(s.method).pipeline != "model_free" for s in specs):
+        check_writable(Path(args.cache), "--cache", CACHE_SPACE)
+    todo = [s for s in specs if not is_done(s, args.results, checksums[s.task])]
+    in_flight = [s for s in todo if (job := read_job(s, args.results)) is not None and job.state() != "ended"]
+    todo = [s for s in todo if s not in in_flight]
+    print(f"{len(specs)} runs in the grid, {len(specs) - len(todo) - len(in_flight)} already done, "
+          + (f"{len(in_flight)} already submitted, " if in_flight else "")
+          + f"{len(todo)} to run (profile {specs[0].profile}, source {args.source}, device {device}, "
+          f"results in {args.results})", flush=True)
+    if not todo:
+        return 0
+    workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
+    log_dir = args.logs or Path(args.results) / "logs" / f"{label}-{datetime.now():%Y%m%d-%H%M%S}"
+    print(f"job logs in {log_dir}", flush=True)
+    outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster,
+                      "quiet" if args.quiet else "auto", wait=not args.no_wait)
+    if args.no_wait:
+        follow = (f"`{status_command(args)}`" if hasattr(args, "suite") else
+                  "this command with --report-only, which reports the runs finished so far")
+        print(f"submitted {len(todo)} runs; follow them with {follow}")
+        return None
+    return sum(not o.ok for o in outcomes)
 
 
 def status_command(args: argparse.Namespace) -> str:
@@ -196,6 +212,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
     if args.episodes < 1 or args.seed < 0:
         raise UsageError("--episodes must be 1 or more and --seed 0 or more")
+    if args.video:
+        from benchmark.evaluate import record_video
+
+        print(record_video(args.result, args.video, args.seed))
+        return 0
     print(summary(evaluate_result(args.result, args.episodes, args.seed)))
     return 0
 
@@ -265,22 +286,12 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__, allow_abbrev=False)
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table",
-                              allow_abbrev=False)
-    _grid_arguments(run)
-    run.add_argument("--executor", default="local", help=f"one of: {', '.join(EXECUTORS)}")
-    run.add_argument("--cluster-profile", default="local",
-                     help="slurm: a profile in slurm/profiles (by name) or a YAML path (default local)")
-    run.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
-    run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    run.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<suite>-<time>)")
-    run.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
-    run.add_argument("--no-wait", action="store_true", help="slurm: submit the grid and return at once")
+                              allow_abbrev=False, parents=[_grid_options(), options.execution()])
     run.add_argument("--dry-run", action="store_true",
                      help="print the grid, what is done and what is left, and its cost in core-hours; run nothing")
     run.set_defaults(handler=command_run)
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
-                                 allow_abbrev=False)
-    _grid_arguments(status)
+                                 allow_abbrev=False, parents=[_grid_options()])
     status.add_argument("--state", choices=STATES, help="list only the runs in this state")
     status.add_argument("--summary", action="store_true", help="only the counts per state")
     status.set_defaults(handler=command_status)
@@ -304,6 +315,9 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_argument("result", type=Path, help="a result file, e.g. results/runs/quick/local/.../seed0.json")
     evaluation.add_argument("--episodes", type=int, default=10)
     evaluation.add_argument("--seed", type=int, default=0, help="episode i starts from reset(seed=1000*seed + i)")
+    evaluation.add_argument("--video", type=Path, metavar="PATH.gif",
+                            help="record the first episode as an animated GIF instead (MuJoCo renders with "
+                                 "MUJOCO_GL=egl or osmesa)")
     evaluation.set_defaults(handler=command_evaluate)
     listing = commands.add_parser("list", help="the valid suites, tasks, methods and profiles", allow_abbrev=False)
     listing.add_argument("kind", nargs="?", choices=list(LISTS))

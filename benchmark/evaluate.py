@@ -1,5 +1,6 @@
 """`python -m benchmark evaluate RESULT`: evaluate a finished run's trained policy again, from its result file
-and the weights kept next to it, in the environment and with the state normaliser it was evaluated with."""
+and the weights kept next to it, in the environment and with the state normaliser it was evaluated with; with
+`--video`, record one episode of it as a GIF."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import dataclasses
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
+from PIL import Image
 
 from algorithms.mve import MVEIQLConfig, MVETD3BCConfig
 from benchmark.data.normalization import StateNormalizer
 from benchmark.errors import UsageError
-from benchmark.evaluation import EvalResult, evaluate
+from benchmark.evaluation import EvalResult, evaluate, route_mujoco_warnings
 from benchmark.hyperparams import resolve
+from benchmark.results import write_atomic
 from benchmark.methods import get_method
 from benchmark.pipelines import AGENTS
-from benchmark.tasks import parse_task
+from benchmark.tasks import normalized_score, parse_task
 
 
 def _config(default, values: dict):
@@ -60,3 +64,55 @@ def summary(outcome: EvalResult) -> str:
     scores = np.round(outcome.scores, 1).tolist()
     return (f"normalised score {outcome.mean_score:.1f} over {len(scores)} episodes (each: {scores}); "
             f"mean return {outcome.returns.mean():.1f}, mean length {outcome.lengths.mean():.0f}")
+
+
+VIDEO_SIZE = (320, 240)  # width, height
+VIDEO_FPS = 50  # gymnasium's MuJoCo locomotion runs at 125 Hz with frame skip: ~67-125 steps a second
+
+
+def rendering_env(env_id: str) -> gym.Env:
+    """An environment that renders RGB frames, or a UsageError naming the OpenGL backend to set."""
+    route_mujoco_warnings()
+    try:
+        env = gym.make(env_id, render_mode="rgb_array", width=VIDEO_SIZE[0], height=VIDEO_SIZE[1])
+        env.reset(seed=0)
+        env.render()
+    except Exception as error:  # each OpenGL backend fails its own way (EGLError, FatalError, AttributeError)
+        raise UsageError(f"MuJoCo cannot render here ({type(error).__name__}); set MUJOCO_GL=egl on a machine with "
+                         f"a GPU, or MUJOCO_GL=osmesa with libosmesa installed (apt install libosmesa6)") from None
+    return env
+
+
+def record_episode(act, env: gym.Env, seed: int) -> tuple[list[np.ndarray], float]:
+    """One episode's frames (the start state, then one per step) and its return."""
+    obs, _ = env.reset(seed=seed)
+    frames, episode_return, done = [env.render()], 0.0, False
+    with torch.no_grad():
+        while not done:
+            action = act(torch.as_tensor(obs, dtype=torch.float32)[None])[0].cpu().numpy()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            episode_return += float(reward)
+            frames.append(env.render())
+            done = terminated or truncated
+    return frames, episode_return
+
+
+def write_gif(frames: list[np.ndarray], path: Path) -> None:
+    images = [Image.fromarray(frame) for frame in frames]
+    write_atomic(path, lambda handle: images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
+                                                     duration=1000 // VIDEO_FPS, loop=0), binary=True)
+
+
+def record_video(result_path: Path, out: Path, seed: int) -> str:
+    """Record the episode that starts from reset(seed=1000 * seed) as a GIF; returns a one-line summary."""
+    if Path(out).suffix.lower() != ".gif":
+        raise UsageError(f"--video {out}: give a .gif path")
+    act, env_id, env_name = load_policy(result_path)
+    env = rendering_env(env_id)
+    try:
+        frames, episode_return = record_episode(act, env, seed * 1000)
+    finally:
+        env.close()
+    write_gif(frames, Path(out))
+    score = float(normalized_score(env_name, np.array([episode_return]))[0])
+    return f"{out}: {len(frames) - 1} steps, return {episode_return:.1f}, normalised score {score:.1f}"

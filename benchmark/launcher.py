@@ -8,6 +8,7 @@ Each job reports its progress to a small JSON file in the log folder; this proce
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 import traceback
@@ -39,6 +40,8 @@ class TrainJob(submitit.helpers.Checkpointable):
     """
 
     def __call__(self, spec: RunSpec, results_dir: str, log_dir: str) -> dict:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # into the job's log
         results, marker = Path(results_dir), spec.failure_path(Path(results_dir))
         ticker = {"last": 0.0}
 

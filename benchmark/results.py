@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -22,51 +23,15 @@ def _umask_mode(fd: int) -> None:
     os.fchmod(fd, 0o666 & ~umask)
 
 
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+def write_atomic(path: Path, write: Callable[[IO], None], binary: bool = False) -> None:
+    """Write through a temporary file beside `path`, fsynced, then renamed: readers see the old file or the whole
+    new one. The temporary file goes on every error; a full disk is said to be one, with the fix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     _umask_mode(fd)
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=False)  # strict JSON: no bare NaN
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    _umask_mode(fd)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _disk_full(path: Path, error: BaseException) -> bool:
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return True
-    return isinstance(error, (OSError, RuntimeError)) and shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
-
-
-def save_durably(state: Any, path: Path) -> None:
-    """torch.save through a temporary file beside `path`, fsynced, then renamed: readers see the old file or the
-    whole new one. The temporary file goes on every error; a full disk is said to be one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    _umask_mode(fd)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
+        with os.fdopen(fd, "wb" if binary else "w") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -76,6 +41,26 @@ def save_durably(state: Any, path: Path) -> None:
             raise OSError(errno.ENOSPC, f"disk full while writing {path}: free space on that disk, or point "
                                         f"--results / --cache at another one, then rerun to resume") from None
         raise
+
+
+def _disk_full(path: Path, error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, (OSError, RuntimeError)) and shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Strict JSON (no bare NaN), written atomically."""
+    write_atomic(path, lambda handle: json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda handle: handle.write(text))
+
+
+def save_durably(state: Any, path: Path) -> None:
+    """torch.save, written atomically."""
+    write_atomic(path, lambda handle: torch.save(state, handle), binary=True)
 
 
 def remove_temporaries(path: Path) -> None:

@@ -24,6 +24,7 @@ from benchmark.profiles import get_profile
 from benchmark.provenance import environment
 from benchmark.completion import set_aside
 from benchmark.results import remove_temporaries, save_durably, write_json_atomic
+from benchmark.run_log import RunLog
 from benchmark.runspec import RunSpec
 from benchmark.seeding import RunSeeds
 from benchmark.tasks import parse_task
@@ -95,22 +96,32 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
             "eval_s": timings["eval"], "resumed_at": resumed_at,
             "environments": earlier_segments + [code_and_machine]}, checkpoint)
 
-    for step in range(start + 1, total_steps + 1):
-        tick = time.perf_counter()
-        last_log = setup.update(generator)
-        timings["train"] += time.perf_counter() - tick
-        evaluated = step % profile.eval_every == 0 or step == total_steps
-        if evaluated:
-            evaluations.append(evaluate_at(step, last_log))
-            score = evaluations[-1]["score"]
-        if step < total_steps and (evaluated or (spec.checkpoint_every and step % spec.checkpoint_every == 0)):
-            save_checkpoint(step)
-        if progress is not None:
-            progress("train", step, total_steps, score)
-    if not evaluations:  # nothing to train step by step (Decision Diffuser): one evaluation of the trained models
-        if progress is not None:
-            progress("evaluate", 0, 1, None)
-        evaluations.append(evaluate_at(0, {}))
+    run_log = RunLog(spec.name, spec.logger, results_dir, spec.result_path(results_dir), resolved.to_dict(), start)
+    try:
+        if start == 0:
+            run_log.scalars("time", 0, {f"{phase}_s": seconds for phase, seconds in setup.timings.items()})
+        for step in range(start + 1, total_steps + 1):
+            tick = time.perf_counter()
+            last_log = setup.update(generator)
+            timings["train"] += time.perf_counter() - tick
+            if spec.log_every and step % spec.log_every == 0:
+                run_log.scalars("train", step, last_log)
+            evaluated = step % profile.eval_every == 0 or step == total_steps
+            if evaluated:
+                evaluations.append(evaluate_at(step, last_log))
+                score = evaluations[-1]["score"]
+                run_log.scalars("eval", step, {key: evaluations[-1][key] for key in ("score", "score_std", "return")})
+            if step < total_steps and (evaluated or (spec.checkpoint_every and step % spec.checkpoint_every == 0)):
+                save_checkpoint(step)
+            if progress is not None:
+                progress("train", step, total_steps, score)
+        if not evaluations:  # nothing to train step by step (Decision Diffuser): one evaluation of the trained models
+            if progress is not None:
+                progress("evaluate", 0, 1, None)
+            evaluations.append(evaluate_at(0, {}))
+            run_log.scalars("eval", 0, {key: evaluations[-1][key] for key in ("score", "score_std", "return")})
+    finally:
+        run_log.close()
     timings["total"] = time.perf_counter() - started
     not_finite = [e["step"] for e in evaluations if not math.isfinite(e["score"])]
     if not_finite:

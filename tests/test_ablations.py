@@ -1,5 +1,9 @@
 """Ablation reports from hand-made result files: what they aggregate and how they name missing runs."""
 
+import json
+
+import pytest
+
 from ablations.data_volume import main as data_volume
 from tests.report_fixtures import write_look_alikes, write_result
 
@@ -74,3 +78,17 @@ def test_horizon_report_leaves_out_look_alikes_and_horizons_outside_the_sweep(tm
     assert "| DWM-TD3BC     |   7 | 60.0 (1)" in text and "| DWM-TD3BC     |   3 | 55.0 (1)" in text
     assert "999" not in text and "40.0" not in text
     assert "1 other data source" in text and "1 stale method version" in text
+
+
+@pytest.mark.slow
+def test_horizon_ablation_launches_its_variant_runs_through_the_shared_executor(tiny_hopper, tmp_path):
+    from ablations import horizon
+
+    results = tmp_path / "results"
+    argv = ["--tasks", "hopper-tiny", "--methods", "onestep-td3bc", "--horizons", "1", "--seeds", "0", "--profile",
+            "smoke", "--results", str(results), "--cache", str(tmp_path / "cache"), "--workers", "1", "--quiet",
+            "--out", str(tmp_path / "horizon.md")]
+    assert horizon.main(argv) == 0
+    result = json.loads((results / "smoke/local/hopper-tiny/onestep-td3bc+h1/seed0.json").read_text())
+    assert result["config"]["agent"]["horizon"] == 1 and result["run"]["variant"] == "h1"
+    assert f"| OneStep-TD3BC |   1 | {result['final_score']:.1f} (1)" in (tmp_path / "horizon.md").read_text()

@@ -12,7 +12,6 @@ from benchmark.cli import main
                                   "dwm-iql, dwm-td3bc, iql, onestep-iql, onestep-td3bc, td3bc"),
     (["run", "--profile", "huge"], "valid profiles: paper, quick, smoke"),
     (["run", "--source", "d4rl"], "valid sources: d4rl-hdf5, local, minari"),
-    (["run", "--executor", "k8s"], "valid executors: local"),
     (["run", "--tasks", "hopper-medium-v2"], "Three ways to get hopper-medium-v2"),
     (["run", "--tasks", "hopper-medium-replay-v2", "--source", "minari"], "no medium-replay"),
     (["status", "--suite", "nope"], "valid suites"),
@@ -45,6 +44,64 @@ def test_discovery_lists_names_and_prints_one_resolved_config(capsys):
     out = capsys.readouterr().out
     assert "deterministic_actor: true" in out and "# tau: code: CORL configs/offline/iql/hopper" in out
     assert main(["hparams", "--method", "iql"]) == 2
+
+
+def _options(parser) -> dict[str, object]:
+    return {action.option_strings[-1]: action.default for action in parser._actions if action.option_strings}
+
+
+def _subcommand(name: str):
+    from benchmark.cli import parser
+
+    return parser()._subparsers._group_actions[0].choices[name]
+
+
+def test_run_and_the_ablations_share_one_definition_of_their_options(monkeypatch):
+    from ablations import data_volume, horizon, idm_accuracy
+    from benchmark import options
+
+    shared = _options(options.selection()) | _options(options.storage()) | _options(options.execution())
+    run = _options(_subcommand("run"))
+    assert {name: run[name] for name in shared} == {**shared, "--tasks": None, "--seeds": None, "--profile": None}
+    for module in (horizon, data_volume):
+        ablation = _options(_captured_parser(module, monkeypatch))
+        assert {name: ablation[name] for name in shared if name not in ("--tasks", "--seeds", "--profile")} == {
+            name: value for name, value in shared.items() if name not in ("--tasks", "--seeds", "--profile")}
+    measurement = _options(_captured_parser(idm_accuracy, monkeypatch))
+    assert measurement["--executor"] == "local" and measurement["--cache"] == ".cache"
+
+
+def _captured_parser(module, monkeypatch):
+    """The parser a module's main() builds, captured when it parses its arguments."""
+    import argparse
+
+    captured = []
+
+    def capture(self, *args, **kwargs):
+        captured.append(self)
+        raise SystemExit(0)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "parse_args", capture)
+        with pytest.raises(SystemExit):
+            module.main([])
+    return captured[0]
+
+
+@pytest.mark.parametrize("argv", [["run", "--executor", "k8s"], ["run", "--logger", "mlflow"]])
+def test_enforced_choices_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["horizon", "data_volume", "idm_accuracy"])
+def test_an_ablation_refuses_a_misspelt_option_with_exit_2(module):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(f"ablations.{module}").main(["--executer", "slurm"])
+    assert exit_info.value.code == 2
 
 
 def test_no_prefix_matching_of_options(tmp_path):
@@ -218,3 +275,61 @@ def test_a_results_config_prints_back_as_the_yaml_that_reproduces_it(tmp_path, c
     out = capsys.readouterr().out
     assert "--tasks hopper-medium-v2 --methods td3bc --seeds 2 --profile quick --source local --config" in out
     assert yaml.safe_load(out) == {"agent": {"tau": 0.001, "hidden": [64, 64]}}  # only what was overridden
+
+
+class _FramesOfStepIndex:
+    """Stands in for MuJoCo's renderer (CI has no OpenGL): frame k is filled with k, so every frame differs."""
+
+    def __init__(self, env):
+        self.env, self.count = env, 0
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def reset(self, **kwargs):
+        self.count = 0
+        return self.env.reset(**kwargs)
+
+    def render(self):
+        self.count += 1
+        return __import__("numpy").full((24, 32, 3), self.count % 256, dtype="uint8")
+
+
+def test_video_records_the_episode_that_evaluate_scores(tiny_hopper, tmp_path, capsys, monkeypatch):
+    import gymnasium as gym
+    from PIL import Image
+
+    import benchmark.evaluate
+    from benchmark.runner import train_run
+    from benchmark.runspec import RunSpec
+
+    spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", budget=(("train_steps", 20), ("eval_every", 20)))
+    result = train_run(spec, tmp_path / "runs")
+    monkeypatch.setattr(benchmark.evaluate, "rendering_env", lambda env_id: _FramesOfStepIndex(gym.make(env_id)))
+    video = tmp_path / "videos" / "hopper.gif"
+    assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(video)]) == 0
+    first = result["evaluations"][-1]
+    out = capsys.readouterr().out
+    assert f"{first['lengths'][0]} steps" in out and f"normalised score {first['scores'][0]:.1f}" in out
+    with Image.open(video) as gif:
+        assert gif.n_frames == first["lengths"][0] + 1  # the start state, then one frame per step
+    assert [p.name for p in video.parent.iterdir()] == ["hopper.gif"]  # no temporary file left
+
+
+def test_video_without_opengl_names_the_backend_and_writes_nothing(tiny_hopper, tmp_path, capsys, monkeypatch):
+    import benchmark.evaluate
+    from benchmark.runner import train_run
+    from benchmark.runspec import RunSpec
+
+    spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", budget=(("train_steps", 20), ("eval_every", 20)))
+    train_run(spec, tmp_path / "runs")
+
+    def no_context(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'glGetError'")
+
+    monkeypatch.setattr(benchmark.evaluate.gym, "make", no_context)
+    video = tmp_path / "videos" / "hopper.gif"
+    assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(video)]) == 2
+    assert "MUJOCO_GL=egl" in capsys.readouterr().err
+    assert not video.parent.exists()
+    assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(tmp_path / "a.mp4")]) == 2

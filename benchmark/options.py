@@ -1,0 +1,73 @@
+"""The command-line options every command shares, defined once: `benchmark run`/`status` and the ablations
+build their parsers from these parents, so an option means the same and defaults the same everywhere.
+
+A command that needs other defaults (the ablations' tasks and seeds) sets them with `set_defaults`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.data import SOURCES
+from benchmark.launcher import EXECUTORS
+from benchmark.run_log import LOGGERS
+
+DEFAULT_RESULTS = Path("results") / "runs"
+
+
+def _parent() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+
+
+def selection() -> argparse.ArgumentParser:
+    """Which runs: tasks, seeds, profile, and where their data comes from."""
+    parser = _parent()
+    parser.add_argument("--tasks", nargs="+", help="tasks, e.g. hopper-medium-v2 (`python -m benchmark list tasks`)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (0 or more)")
+    parser.add_argument("--profile", help="smoke, quick or paper")
+    parser.add_argument("--source", default="local", help=f"dataset source: {', '.join(SOURCES)} (default local)")
+    parser.add_argument("--download", action="store_true", help="minari: download missing datasets")
+    parser.add_argument("--hdf5-dir", help="d4rl-hdf5: folder with D4RL's v2 files (default ~/.d4rl/datasets)")
+    parser.add_argument("--clip-actions", action="store_true",
+                        help="clip dataset actions to [-1, 1] instead of refusing a dataset with actions outside")
+    return parser
+
+
+def cache() -> argparse.ArgumentParser:
+    """Where the trained models that runs share go."""
+    parser = _parent()
+    parser.add_argument("--cache", default=".cache", help="world models, rollout banks, IDMs (default .cache)")
+    return parser
+
+
+def storage() -> argparse.ArgumentParser:
+    """Where results go (with `cache`'s option)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cache()])
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help=f"default {DEFAULT_RESULTS}")
+    return parser
+
+
+def cluster() -> argparse.ArgumentParser:
+    """Which executor runs the jobs."""
+    parser = _parent()
+    parser.add_argument("--executor", default="local", choices=EXECUTORS, help="default local")
+    parser.add_argument("--cluster-profile", default="local",
+                        help="slurm: a profile in slurm/profiles (by name) or a YAML path (default local)")
+    return parser
+
+
+def execution() -> argparse.ArgumentParser:
+    """How runs are executed, shown and logged (with `cluster`'s options)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster()])
+    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<command>-<time>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
+    parser.add_argument("--no-wait", action="store_true", help="slurm: submit the grid and return at once")
+    parser.add_argument("--logger", default="none", choices=LOGGERS,
+                        help="also send losses and scores to TensorBoard (<results>/tensorboard) or W&B "
+                             "(<results>/wandb); the job's log always gets them (default none)")
+    parser.add_argument("--log-every", type=int, default=1000, help="agent steps between logged losses (default "
+                                                                    "1000; 0: only evaluations)")
+    return parser
