@@ -18,9 +18,9 @@ import seaborn as sns
 from benchmark import options
 from benchmark.cli import execute
 from benchmark.errors import UsageError, exit_2_on_usage_error
-from benchmark.profiles import get_profile
-from benchmark.runspec import RunSpec
-from benchmark.tasks import parse_task
+from benchmark.grid.profiles import get_profile
+from benchmark.grid.runspec import RunSpec
+from benchmark.envs.tasks import parse_task
 from ablations.reporting import finish_report, provenance_line
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell

@@ -19,14 +19,14 @@ import seaborn as sns
 from benchmark import options
 from benchmark.cli import execute
 from benchmark.errors import UsageError, exit_2_on_usage_error
-from benchmark.hyperparams import resolve
-from benchmark.methods import METHODS
-from benchmark.profiles import get_profile
+from benchmark.grid.hyperparams import resolve
+from benchmark.grid.methods import METHODS
+from benchmark.grid.profiles import get_profile
 from ablations.reporting import finish_report, provenance_line
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, seed_cell
-from benchmark.runspec import RunSpec
-from benchmark.tasks import parse_task
+from benchmark.grid.runspec import RunSpec
+from benchmark.envs.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -26,12 +26,12 @@ from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySp
 from ablations.reporting import finish_report
 from benchmark import options
 from benchmark.cli import data_spec
-from benchmark.cluster import load_cluster_profile
+from benchmark.launch.cluster import load_cluster_profile
 from benchmark.errors import exit_2_on_usage_error
-from benchmark.launcher import make_executor
-from benchmark.profiles import get_profile
+from benchmark.launch.launcher import make_executor
+from benchmark.grid.profiles import get_profile
 from benchmark.results import write_json_atomic
-from benchmark.tasks import parse_task
+from benchmark.envs.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

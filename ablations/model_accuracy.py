@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.artifacts import (artifact_summary, conditioning_rtg, idm_contexts, inverse_dynamics,
+from benchmark.run.artifacts import (artifact_summary, conditioning_rtg, idm_contexts, inverse_dynamics,
                                  one_step_model, world_model)
 from benchmark.data import load_dataset
 from algorithms.inverse_dynamics import InverseDynamics
@@ -37,13 +37,13 @@ from algorithms.world_model import DiffusionWorldModel
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.sources import DataSpec
 from benchmark.data.transitions import SegmentBatch, Transitions
-from benchmark.hyperparams import resolve
-from benchmark.profiles import get_profile
+from benchmark.grid.hyperparams import resolve
+from benchmark.grid.profiles import get_profile
 from benchmark.provenance import environment
-from benchmark.seeding import RunSeeds
-from benchmark.simulator import Simulator
-from benchmark.tasks import parse_task
-from benchmark.termination import alive_mask, is_terminal
+from benchmark.run.seeding import RunSeeds
+from benchmark.envs.simulator import Simulator
+from benchmark.envs.tasks import parse_task
+from benchmark.envs.termination import alive_mask, is_terminal
 
 HELD_OUT_FRACTION = 0.05
 TOLERANCE = 0.1  # an action "within tolerance": every dimension within 0.1 of the reference (actions in [-1, 1])

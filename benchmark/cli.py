@@ -14,28 +14,28 @@ from pathlib import Path
 
 import torch
 
-from benchmark.completion import is_done, result_state
+from benchmark.run.completion import is_done, result_state
 from benchmark import options
-from benchmark.cost import cost_table
+from benchmark.grid.cost import cost_table
 from benchmark.data import DataSpec, load_dataset
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError, exit_2_on_usage_error
-from benchmark.cluster import load_cluster_profile
-from benchmark.hyperparams import resolve, table_rows
-from benchmark.jobs import read_job
-from benchmark.overrides import parse_set, read_config, validate, variant_name
-from benchmark.launcher import launch
-from benchmark.run_log import check_logger
-from benchmark.methods import METHODS, get_method
-from benchmark.profiles import PROFILES, get_profile
+from benchmark.launch.cluster import load_cluster_profile
+from benchmark.grid.hyperparams import resolve, table_rows
+from benchmark.launch.jobs import read_job
+from benchmark.grid.overrides import parse_set, read_config, validate, variant_name
+from benchmark.launch.launcher import launch
+from benchmark.run.run_log import check_logger
+from benchmark.grid.methods import METHODS, get_method
+from benchmark.grid.profiles import PROFILES, get_profile
 from benchmark.reports.runs import load_runs
 from benchmark.reports.tables import by_group, render, write_report
-from benchmark.runspec import RunSpec
-from benchmark.status import STATES, render_status
-from benchmark.suites import SUITES, get_suite
-from benchmark.tasks import all_tasks, parse_task
+from benchmark.grid.runspec import RunSpec
+from benchmark.launch.status import STATES, render_status
+from benchmark.grid.suites import SUITES, get_suite
+from benchmark.envs.tasks import all_tasks, parse_task
 
 DEFAULT_RESULTS = options.DEFAULT_RESULTS
 
@@ -208,12 +208,12 @@ def status_command(args: argparse.Namespace) -> str:
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    from benchmark.evaluate import evaluate_result, summary
+    from benchmark.run.evaluate import evaluate_result, summary
 
     if args.episodes < 1 or args.seed < 0:
         raise UsageError("--episodes must be 1 or more and --seed 0 or more")
     if args.video:
-        from benchmark.evaluate import record_video
+        from benchmark.run.evaluate import record_video
 
         print(record_video(args.result, args.video, args.seed))
         return 0

@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from benchmark.data import SOURCES
-from benchmark.launcher import EXECUTORS
-from benchmark.run_log import LOGGERS
+from benchmark.launch.launcher import EXECUTORS
+from benchmark.run.run_log import LOGGERS
 
 DEFAULT_RESULTS = Path("results") / "runs"
 

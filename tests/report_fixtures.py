@@ -1,6 +1,6 @@
 """Hand-made result files for the report tests, with the look-alikes every report must leave out."""
 
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 from benchmark.results import write_json_atomic
 
 

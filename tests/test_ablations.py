@@ -27,7 +27,7 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
 
 def test_horizon_variants_run_through_the_harness_and_report(tiny_hopper, tmp_path):
     from ablations.horizon import horizon_spec, main as horizon
-    from benchmark.runner import train_run
+    from benchmark.run.runner import train_run
 
     default = horizon_spec("hopper-tiny", "dwm-td3bc", 7, 0, "smoke")
     short = horizon_spec("hopper-tiny", "dwm-td3bc", 3, 0, "smoke")

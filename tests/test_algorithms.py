@@ -13,7 +13,7 @@ import torch
 from algorithms.buffer import Batch, ReplayBuffer
 from algorithms.iql import IQL, IQLConfig, expectile_loss
 from algorithms.td3_bc import TD3BC, TD3BCConfig
-from benchmark.hyperparams import resolve
+from benchmark.grid.hyperparams import resolve
 
 
 def set_linear(sequential: torch.nn.Sequential, weight: list[float], bias: float) -> None:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from benchmark.cli import build_grid, main, parser
-from benchmark.completion import is_done, result_state
+from benchmark.run.completion import is_done, result_state
 from benchmark.data import DataSpec, load_dataset
 from benchmark.errors import exit_2_on_usage_error
-from benchmark.runspec import RunSpec
-from benchmark.tasks import parse_task
+from benchmark.grid.runspec import RunSpec
+from benchmark.envs.tasks import parse_task
 
 
 def write_hdf5(folder, n=50, **override):
@@ -101,7 +101,7 @@ def _result(spec: RunSpec, checksum="c" * 64, version=1):
 
 
 def test_only_a_current_result_counts_as_done_and_others_are_kept_aside(tmp_path, capsys):
-    from benchmark.status import run_status
+    from benchmark.launch.status import run_status
 
     spec = RunSpec("hopper-medium-v2", "td3bc", 0, "quick")
     path = spec.result_path(tmp_path)
@@ -123,11 +123,11 @@ def test_only_a_current_result_counts_as_done_and_others_are_kept_aside(tmp_path
 
 
 def test_a_non_finite_score_is_never_recorded_as_finished(tiny_hopper, tmp_path, monkeypatch):
-    from benchmark.evaluation import EvalResult
-    from benchmark.runner import train_run
+    from benchmark.envs.evaluation import EvalResult
+    from benchmark.run.runner import train_run
 
     nan = EvalResult(np.full(2, np.nan), np.ones(2, dtype=np.int64), np.full(2, np.nan))
-    monkeypatch.setattr("benchmark.runner.evaluate", lambda *args, **kwargs: nan)
+    monkeypatch.setattr("benchmark.run.runner.evaluate", lambda *args, **kwargs: nan)
     spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", budget=(("train_steps", 4),))
     with pytest.raises(FloatingPointError, match="non-finite evaluation scores"):
         train_run(spec, tmp_path)
@@ -169,7 +169,7 @@ def test_mujoco_warnings_leave_no_log_file_in_the_working_folder(tmp_path):
     import sys
     from pathlib import Path
 
-    code = ("import gymnasium as gym, numpy as np; from benchmark.evaluation import route_mujoco_warnings; "
+    code = ("import gymnasium as gym, numpy as np; from benchmark.envs.evaluation import route_mujoco_warnings; "
             "route_mujoco_warnings(); env = gym.make('Hopper-v5'); env.reset(seed=0); "
             "[env.step(np.full(3, np.nan)) for _ in range(3)]")  # NaN actions: MuJoCo warns
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
@@ -210,9 +210,9 @@ def test_a_full_disk_is_named_and_leaves_no_temporary_file(tmp_path, monkeypatch
 def test_broken_cache_entries_and_checkpoints_heal(tiny_hopper, tmp_path, capsys):
     import torch
 
-    from benchmark.artifacts import world_model
+    from benchmark.run.artifacts import world_model
     from benchmark.data import DataSpec
-    from benchmark.runner import train_run
+    from benchmark.run.runner import train_run
     from tests.test_world_model import CONFIG, episode_data
 
     data = episode_data()
@@ -236,7 +236,7 @@ def test_broken_cache_entries_and_checkpoints_heal(tiny_hopper, tmp_path, capsys
 def test_a_reused_pid_or_another_host_is_not_a_running_job():
     import os
 
-    from benchmark.jobs import JobRecord, process_start
+    from benchmark.launch.jobs import JobRecord, process_start
 
     me = str(os.getpid())
     assert JobRecord("local", me, "f", started=process_start(os.getpid())).state() == "running"

@@ -124,9 +124,9 @@ def test_atomic_files_get_the_umask_mode(tmp_path):
 
 
 def test_progress_without_a_terminal_is_plain_lines_and_bars_reset_per_phase(tmp_path, capsys):
-    from benchmark.launcher import Monitor, progress_path
+    from benchmark.launch.launcher import Monitor, progress_path
     from benchmark.results import write_json_atomic
-    from benchmark.runspec import RunSpec
+    from benchmark.grid.runspec import RunSpec
 
     spec = RunSpec("hopper-tiny", "dwm-td3bc", 0, "smoke")
     write_json_atomic(progress_path(tmp_path, spec), {"phase": "world model", "step": 50, "total": 100, "score": None})
@@ -173,7 +173,7 @@ def test_overrides_are_checked_typed_recorded_and_their_own_runs(tiny_hopper, tm
     import json
 
     from benchmark.cli import build_grid, parser
-    from benchmark.runner import train_run
+    from benchmark.run.runner import train_run
 
     config = tmp_path / "override.yaml"
     config.write_text("agent:\n  hidden: [64, 64]\n")
@@ -203,7 +203,7 @@ def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
 
 
 def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
-    from benchmark.cluster import load_cluster_profile
+    from benchmark.launch.cluster import load_cluster_profile
     from benchmark.errors import UsageError
 
     parameters = load_cluster_profile("gpu-example").executor_parameters()
@@ -218,10 +218,10 @@ def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
 def test_status_filters_summarises_and_shows_the_progress_of_running_runs(tmp_path, capsys):
     import os
 
-    from benchmark.jobs import JobRecord, process_start, record_job
+    from benchmark.launch.jobs import JobRecord, process_start, record_job
     from benchmark.results import write_json_atomic
-    from benchmark.runspec import RunSpec
-    from benchmark.status import render_status
+    from benchmark.grid.runspec import RunSpec
+    from benchmark.launch.status import render_status
 
     specs = [RunSpec("hopper-tiny", method, 0, "smoke") for method in ("td3bc", "iql", "dd")]
     results, logs = tmp_path / "results", tmp_path / "logs"
@@ -244,8 +244,8 @@ def test_status_filters_summarises_and_shows_the_progress_of_running_runs(tmp_pa
 
 @pytest.mark.parametrize("method", ["td3bc", "iql", "onestep-td3bc"])
 def test_evaluate_reproduces_a_runs_final_score_from_its_kept_weights(method, tiny_hopper, tmp_path, capsys):
-    from benchmark.runner import train_run
-    from benchmark.runspec import RunSpec
+    from benchmark.run.runner import train_run
+    from benchmark.grid.runspec import RunSpec
 
     spec = RunSpec("hopper-tiny", method, 0, "smoke", cache=str(tmp_path / "cache"),
                    budget=(("train_steps", 200), ("model_based_train_steps", 200), ("eval_every", 200)))
@@ -299,13 +299,13 @@ def test_video_records_the_episode_that_evaluate_scores(tiny_hopper, tmp_path, c
     import gymnasium as gym
     from PIL import Image
 
-    import benchmark.evaluate
-    from benchmark.runner import train_run
-    from benchmark.runspec import RunSpec
+    import benchmark.run.evaluate
+    from benchmark.run.runner import train_run
+    from benchmark.grid.runspec import RunSpec
 
     spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", budget=(("train_steps", 20), ("eval_every", 20)))
     result = train_run(spec, tmp_path / "runs")
-    monkeypatch.setattr(benchmark.evaluate, "rendering_env", lambda env_id: _FramesOfStepIndex(gym.make(env_id)))
+    monkeypatch.setattr(benchmark.run.evaluate, "rendering_env", lambda env_id: _FramesOfStepIndex(gym.make(env_id)))
     video = tmp_path / "videos" / "hopper.gif"
     assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(video)]) == 0
     first = result["evaluations"][-1]
@@ -317,9 +317,9 @@ def test_video_records_the_episode_that_evaluate_scores(tiny_hopper, tmp_path, c
 
 
 def test_video_without_opengl_names_the_backend_and_writes_nothing(tiny_hopper, tmp_path, capsys, monkeypatch):
-    import benchmark.evaluate
-    from benchmark.runner import train_run
-    from benchmark.runspec import RunSpec
+    import benchmark.run.evaluate
+    from benchmark.run.runner import train_run
+    from benchmark.grid.runspec import RunSpec
 
     spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke", budget=(("train_steps", 20), ("eval_every", 20)))
     train_run(spec, tmp_path / "runs")
@@ -327,7 +327,7 @@ def test_video_without_opengl_names_the_backend_and_writes_nothing(tiny_hopper, 
     def no_context(*args, **kwargs):
         raise AttributeError("'NoneType' object has no attribute 'glGetError'")
 
-    monkeypatch.setattr(benchmark.evaluate.gym, "make", no_context)
+    monkeypatch.setattr(benchmark.run.evaluate.gym, "make", no_context)
     video = tmp_path / "videos" / "hopper.gif"
     assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(video)]) == 2
     assert "MUJOCO_GL=egl" in capsys.readouterr().err

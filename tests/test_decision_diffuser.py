@@ -7,7 +7,7 @@ import torch
 from algorithms.decision_diffuser import (DDInverseDynamicsConfig, DDOfficialConfig, DDOfficialInverseDynamicsConfig,
                                           DDPolicy, DecisionDiffuser, DecisionDiffuserConfig, PlanBatch)
 from algorithms.inverse_dynamics import InverseDynamics
-from benchmark.artifacts import StateWindows
+from benchmark.run.artifacts import StateWindows
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
 

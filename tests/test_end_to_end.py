@@ -5,12 +5,12 @@ import json
 import pytest
 
 from benchmark.cli import main
-from benchmark.launcher import TrainJob
-from benchmark.runspec import RunSpec
-from benchmark.status import render_status
+from benchmark.launch.launcher import TrainJob
+from benchmark.grid.runspec import RunSpec
+from benchmark.launch.status import render_status
 
-from benchmark.methods import METHODS
-from benchmark.suites import SUITES
+from benchmark.grid.methods import METHODS
+from benchmark.grid.suites import SUITES
 
 SMOKE = SUITES["smoke"].methods
 
@@ -67,12 +67,12 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
 
 
 def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch):
-    import benchmark.launcher
+    import benchmark.launch.launcher
 
     def broken(*args, **kwargs):
         raise RuntimeError("the critic diverged")
 
-    monkeypatch.setattr(benchmark.launcher, "train_run", broken)
+    monkeypatch.setattr(benchmark.launch.launcher, "train_run", broken)
     spec = RunSpec("hopper-tiny", "td3bc", 0, "smoke")
     with pytest.raises(RuntimeError):
         TrainJob()(spec, str(tmp_path), str(tmp_path / "logs"))

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from benchmark.evaluation import eval_seeds, evaluate
-from benchmark.tasks import normalized_score
+from benchmark.envs.evaluation import eval_seeds, evaluate
+from benchmark.envs.tasks import normalized_score
 
 
 def test_batched_evaluation_is_deterministic_and_calls_the_policy_once_per_step():

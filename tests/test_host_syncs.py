@@ -16,7 +16,7 @@ from algorithms.one_step_model import OneStepModel, OneStepModelConfig
 from algorithms.sac import SAC, SACConfig
 from algorithms.td3_bc import TD3BC, TD3BCConfig
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig
-from benchmark.artifacts import window_batches
+from benchmark.run.artifacts import window_batches
 from tests.test_world_model import episode_data
 
 SYNCING = ("item", "tolist", "numpy", "cpu", "__float__", "__int__", "__bool__")
@@ -56,8 +56,8 @@ def test_updates_never_read_back_to_the_host(name, host_reads):
     elif name == "dwm-iql":
         from algorithms.mve import MVEIQL, MVEIQLConfig
         from benchmark.data.normalization import StateNormalizer
-        from benchmark.model_based import BankRolloutSource
-        from benchmark.rollout_bank import Rollouts, start_rows
+        from benchmark.run.model_based import BankRolloutSource
+        from benchmark.run.rollout_bank import Rollouts, start_rows
 
         rows, samples = start_rows(0, data.size, range(2 * data.size))
         states = np.repeat(data.observations[rows, None], 7, axis=1)
@@ -69,7 +69,7 @@ def test_updates_never_read_back_to_the_host(name, host_reads):
     elif name == "onestep-td3bc":
         from algorithms.mve import MVETD3BC, OneStepTD3BCConfig
         from benchmark.data.normalization import StateNormalizer
-        from benchmark.model_based import ModelRolloutSource
+        from benchmark.run.model_based import ModelRolloutSource
 
         model = OneStepModel(OneStepModelConfig(hidden=(16,)), 11, 3, (torch.zeros(14), torch.ones(14)),
                              (torch.zeros(12), torch.ones(12)))

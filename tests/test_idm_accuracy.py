@@ -67,8 +67,8 @@ def test_state_errors_are_in_data_standard_deviations():
 def test_simulator_replays_real_transitions_exactly(tiny_hopper):
     from benchmark.data import load_dataset
     from benchmark.data.sources import DataSpec
-    from benchmark.simulator import Simulator
-    from benchmark.tasks import parse_task
+    from benchmark.envs.simulator import Simulator
+    from benchmark.envs.tasks import parse_task
 
     data = load_dataset(parse_task("hopper-tiny"), DataSpec()).transitions
     simulator = Simulator("Hopper-v5", "hopper")

@@ -5,7 +5,7 @@ import torch
 
 from algorithms.buffer import Batch
 from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig, Rollout, mve_target
-from benchmark.termination import alive_mask, is_terminal
+from benchmark.envs.termination import alive_mask, is_terminal
 from tests.test_algorithms import BATCH, half_actor, set_linear, td3bc
 
 

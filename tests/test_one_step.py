@@ -9,8 +9,8 @@ from algorithms.buffer import Batch
 from algorithms.mve import MVETD3BC, OneStepTD3BCConfig
 from algorithms.one_step_model import EnsembleLinear, OneStepModel, OneStepModelConfig
 from benchmark.data.normalization import StateNormalizer
-from benchmark.model_based import ModelRolloutSource
-from benchmark.termination import is_terminal
+from benchmark.run.model_based import ModelRolloutSource
+from benchmark.envs.termination import is_terminal
 from tests.test_algorithms import BATCH, td3bc
 
 
@@ -77,7 +77,7 @@ def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, mo
     """MOPO/MBPO's protocol: min(20%, 1000) shuffled transitions held out; best weights per member; early stop."""
     import numpy as np
 
-    from benchmark.artifacts import one_step_model
+    from benchmark.run.artifacts import one_step_model
     from tests.test_world_model import episode_data
 
     data = episode_data(n=300)

@@ -173,7 +173,7 @@ def test_built_datasets(tiny_run, tmp_path, monkeypatch):
 
 def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path, monkeypatch):
     from benchmark.data import DataSpec, load_dataset
-    from benchmark.tasks import parse_task
+    from benchmark.envs.tasks import parse_task
 
     run, _ = tiny_run
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
@@ -205,3 +205,14 @@ def test_card_regenerates_from_the_committed_behaviour_runs(tmp_path, monkeypatc
         assert f"| {gym_id} " in text
     assert "None built yet" in text
     assert (tmp_path / "figures" / "sac_curves.png").stat().st_size > 10_000
+
+
+def test_a_second_trainer_on_the_same_folder_is_refused(tmp_path, capsys):
+    from benchmark.data.__main__ import main
+    from benchmark.locks import file_lock
+
+    with file_lock(tmp_path / "hopper" / ".lock") as held:
+        assert held
+        assert main(["train-behaviour", "--env", "hopper", "--out", str(tmp_path), "--steps", "10"]) == 2
+    assert "another process is training" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "hopper").iterdir()) == [".lock"]  # nothing trained

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.runner import train_run
-from benchmark.runspec import RunSpec
+from benchmark.run.runner import train_run
+from benchmark.grid.runspec import RunSpec
 
 VOLATILE = {"wall_time_s", "environment", "finished_at", "resumed_at_steps", "earlier_segments"}
 
@@ -26,7 +26,7 @@ def comparable(result: dict) -> dict:
 def run_in_subprocess(spec: RunSpec, results: Path) -> subprocess.Popen:
     pickled = results.parent / "spec.pkl"
     pickled.write_bytes(pickle.dumps(spec))
-    code = (f"import pickle; from pathlib import Path; from benchmark.runner import train_run; "
+    code = (f"import pickle; from pathlib import Path; from benchmark.run.runner import train_run; "
             f"train_run(pickle.loads(Path({str(pickled)!r}).read_bytes()), Path({str(results)!r}))")
     return subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

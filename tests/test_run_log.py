@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from benchmark.cli import main
-from benchmark.runner import train_run
-from benchmark.runspec import RunSpec
+from benchmark.run.runner import train_run
+from benchmark.grid.runspec import RunSpec
 
 BUDGET = (("train_steps", 6), ("eval_every", 3), ("eval_episodes", 1))
 

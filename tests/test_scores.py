@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmark.errors import UnknownNameError
-from benchmark.tasks import D4RL_DATASETS, ENVS, normalized_score, parse_task
+from benchmark.envs.tasks import D4RL_DATASETS, ENVS, normalized_score, parse_task
 
 
 @pytest.mark.parametrize("env, ref_min, ref_max", [

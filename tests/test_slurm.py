@@ -13,12 +13,12 @@ import pytest
 import submitit
 
 from benchmark.cli import main
-from benchmark.cluster import ClusterProfile, load_cluster_profile
+from benchmark.launch.cluster import ClusterProfile, load_cluster_profile
 from benchmark.data import DataSpec
-from benchmark.launcher import TrainJob, launch, make_executor
-from benchmark.runner import train_run
-from benchmark.runspec import RunSpec
-from benchmark.status import render_status
+from benchmark.launch.launcher import TrainJob, launch, make_executor
+from benchmark.run.runner import train_run
+from benchmark.grid.runspec import RunSpec
+from benchmark.launch.status import render_status
 from tests.test_resume import comparable
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]

@@ -9,7 +9,7 @@ from benchmark.data.d4rl_hdf5 import Hdf5FormatError, read_d4rl_hdf5
 from benchmark.data.minari_io import write_dataset
 from benchmark.data.tiny import collect_random_episodes
 from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
-from benchmark.tasks import ENVS, parse_task
+from benchmark.envs.tasks import ENVS, parse_task
 
 
 def test_tiny_local_dataset_is_minari_with_d4rl_scores(tiny_hopper):

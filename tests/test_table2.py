@@ -8,7 +8,7 @@ from benchmark.reports.paper_numbers import PAPER
 from benchmark.reports.runs import load_runs
 from benchmark.reports.table2 import aggregate_table, average, comparison_table, main_table, render_table2
 from benchmark.reports.tables import by_group
-from benchmark.suites import D4RL9
+from benchmark.grid.suites import D4RL9
 from tests.report_fixtures import write_look_alikes, write_result
 
 

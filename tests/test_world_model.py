@@ -6,11 +6,11 @@ import torch
 
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
 from algorithms.world_model import DiffusionWorldModelConfig
-from benchmark.artifacts import idm_contexts, window_batches, world_model, world_model_batches
+from benchmark.run.artifacts import idm_contexts, window_batches, world_model, world_model_batches
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
-from benchmark.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
-from benchmark.rollout_bank import BankSpec, RolloutBank, Rollouts, start_rows
+from benchmark.run.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
+from benchmark.run.rollout_bank import BankSpec, RolloutBank, Rollouts, start_rows
 
 CONFIG = DiffusionWorldModelConfig(width=16)
 
@@ -180,7 +180,7 @@ def test_bank_source_draws_one_of_the_rows_samples_per_batch():
 
 
 def test_run_seeds_are_independent_streams_spawned_from_the_run_seed():
-    from benchmark.seeding import RunSeeds
+    from benchmark.run.seeding import RunSeeds
 
     seeds = RunSeeds.spawn(3)
     children = np.random.SeedSequence(3).spawn(6)
@@ -196,8 +196,8 @@ class Killed(BaseException):
 
 @pytest.mark.parametrize("kind", ["world_model", "one_step_model"])
 def test_a_killed_training_phase_resumes_to_the_uninterrupted_weights(kind, tmp_path, monkeypatch):
-    from benchmark import artifacts
-    from benchmark.resumable import TrainingCheckpoint
+    from benchmark.run import artifacts
+    from benchmark.run.resumable import TrainingCheckpoint
     from algorithms.one_step_model import OneStepModelConfig
 
     data = episode_data(n=200)

@@ -12,7 +12,8 @@ from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError, exit_2_on_usage_error
-from benchmark.tasks import ENVS, TINY_DATASET
+from benchmark.locks import file_lock
+from benchmark.envs.tasks import ENVS, TINY_DATASET
 
 
 @exit_2_on_usage_error
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
             if (args.out / env / "run.json").is_file():
                 print(f"{env}: finished in {args.out / env}; skipped")
                 continue
-            train_behaviour(env, recipe, args.out / env)
+            with file_lock(args.out / env / ".lock", blocking=False) as held:
+                if not held:
+                    raise UsageError(f"{env}: another process is training in {args.out / env}; wait for it, or stop "
+                                     f"it first (it resumes from its last resume.pt)")
+                train_behaviour(env, recipe, args.out / env)
             kept = prune_checkpoints(args.out / env, env, recipe)
             print(f"{env}: kept {len(kept)} actor checkpoints (until medium, and the expert)")
     elif args.command == "build":

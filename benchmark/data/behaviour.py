@@ -25,10 +25,10 @@ from algorithms.agent import source
 from algorithms.buffer import ReplayBuffer
 from algorithms.sac import SAC, SACConfig, TanhGaussianActor
 from benchmark.data.minari_io import Episode, EpisodeWriter
-from benchmark.evaluation import evaluate
+from benchmark.envs.evaluation import evaluate
 from benchmark.provenance import environment
 from benchmark.results import save_durably, write_json_atomic, write_text_atomic
-from benchmark.tasks import ENVS
+from benchmark.envs.tasks import ENVS
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parent / "behaviour"
 # Runs in progress train here, so the committed runs (and the datasets built from them) stay usable until a

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from benchmark.data.minari_io import dataset_exists, local_dataset_id
 from benchmark.data.recipe import build_dataset
 from benchmark.data.tiny import build_tiny_dataset
-from benchmark.tasks import TINY_DATASET
+from benchmark.envs.tasks import TINY_DATASET
 
 
 def _build_one(env: str, name: str) -> tuple[str, float]:

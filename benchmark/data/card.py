@@ -11,7 +11,7 @@ import seaborn as sns
 from benchmark.data.minari_io import dataset_exists, local_dataset_id, read_transitions
 from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, load_behaviour_run
 from benchmark.results import write_text_atomic
-from benchmark.tasks import ENVS, normalized_score
+from benchmark.envs.tasks import ENVS, normalized_score
 
 # D4RL v2's transition counts (machine-facts.md: medium-replay sizes; 1M per rollout dataset). D4RL's
 # published return statistics are not in our references, so the card leaves them out rather than guess.

@@ -24,7 +24,7 @@ from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, SACConfig,
                                       checkpoints_from_curve, file_sha256, load_actor, read_curve, replay_collection)
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
                                       read_episodes, write_dataset)
-from benchmark.tasks import ENVS
+from benchmark.envs.tasks import ENVS
 
 RECIPE_DATASETS = ("medium", "medium-replay", "expert", "medium-expert")
 ROLLOUT_TRANSITIONS = 1_000_000

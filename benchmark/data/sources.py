@@ -19,7 +19,7 @@ from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
 from benchmark.data.validation import MAX_ACTION, InvalidDatasetError, validate_transitions
 from benchmark.errors import DatasetNotFoundError, UnknownNameError, UsageError
-from benchmark.tasks import TINY_DATASET, Task
+from benchmark.envs.tasks import TINY_DATASET, Task
 
 SOURCES = ("local", "minari", "d4rl-hdf5")
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
                                       write_dataset)
-from benchmark.tasks import ENVS, TINY_DATASET
+from benchmark.envs.tasks import ENVS, TINY_DATASET
 
 TINY_TRANSITIONS = 5000
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from benchmark.reports.runs import select_runs
 from benchmark.reports.stats import MISSING, complete_matrix, stratified_bootstrap
-from benchmark.suites import D4RL9
+from benchmark.grid.suites import D4RL9
 
 STABLE_BAND = 0.10  # ours: "stable over H" = every horizon within 10% of H=7
 

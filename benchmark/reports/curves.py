@@ -8,7 +8,7 @@ import matplotlib
 import pandas as pd
 import seaborn as sns
 
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 from benchmark.reports.runs import Selection
 
 matplotlib.use("Agg")

@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 from benchmark.reports.runs import Selection
 from benchmark.reports.stats import complete_matrix, performance_profile, pooled
-from benchmark.suites import D4RL9
+from benchmark.grid.suites import D4RL9
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
 from benchmark.reports.runs import Selection
 from benchmark.reports.stats import (CELL_HEADER, MISSING, complete_matrix, iqm, optimality_gap, pooled,
                                      probability_of_improvement, seed_cell, stratified_bootstrap)
-from benchmark.suites import D4RL9
-from benchmark.tasks import parse_task
+from benchmark.grid.suites import D4RL9
+from benchmark.envs.tasks import parse_task
 
 TABLE2_METHODS = ("onestep-td3bc", "onestep-iql", "dd", "dwm-td3bc", "dwm-iql", "dawm-td3bc", "dawm-iql", "td3bc",
                   "iql")

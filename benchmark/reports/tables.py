@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.errors import UsageError
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 from benchmark.reports.runs import Selection, load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 from benchmark.results import write_text_atomic

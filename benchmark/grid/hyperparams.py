@@ -10,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.methods import METHODS, get_method
-from benchmark.profiles import BANK_DRAWS, PROFILES
-from benchmark.tasks import all_tasks
+from benchmark.grid.methods import METHODS, get_method
+from benchmark.grid.profiles import BANK_DRAWS, PROFILES
+from benchmark.envs.tasks import all_tasks
 
 CORL_IQL = ("iql", "dawm-iql", "dawm-t-iql")  # IQL as CORL tunes it, on real or real + synthetic data
 DWM_T67 = "paper: DWM Table 6.7 (evaluation RTG sweep; the middle value)"

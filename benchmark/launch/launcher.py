@@ -18,12 +18,12 @@ from pathlib import Path
 import submitit
 from tqdm import tqdm
 
-from benchmark.cluster import ClusterProfile
-from benchmark.jobs import JobRecord, process_start, record_job
+from benchmark.launch.cluster import ClusterProfile
+from benchmark.launch.jobs import JobRecord, process_start, record_job
 from benchmark.results import write_json_atomic, write_text_atomic
-from benchmark.runner import train_run
-from benchmark.runspec import RunSpec
-from benchmark.status import exception_line
+from benchmark.run.runner import train_run
+from benchmark.grid.runspec import RunSpec
+from benchmark.launch.status import exception_line
 
 EXECUTORS = ("local", "slurm")
 

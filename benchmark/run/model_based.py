@@ -10,11 +10,11 @@ from algorithms.buffer import Batch, ReplayBuffer
 from algorithms.inverse_dynamics import InverseDynamics
 from algorithms.mve import Rollout
 from algorithms.one_step_model import OneStepModel
-from benchmark.artifacts import idm_contexts
+from benchmark.run.artifacts import idm_contexts
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
-from benchmark.rollout_bank import Rollouts
-from benchmark.termination import alive_mask
+from benchmark.run.rollout_bank import Rollouts
+from benchmark.envs.termination import alive_mask
 
 SYNTHESIS_BATCH = 65_536
 

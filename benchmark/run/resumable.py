@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.completion import set_aside
+from benchmark.run.completion import set_aside
 from benchmark.results import remove_temporaries, save_durably
 
 SAVES_PER_PHASE = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.errors import UnknownNameError
-from benchmark.methods import METHODS
+from benchmark.grid.methods import METHODS
 
 
 @dataclass(frozen=True)

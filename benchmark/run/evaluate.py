@@ -16,12 +16,12 @@ from PIL import Image
 from algorithms.mve import MVEIQLConfig, MVETD3BCConfig
 from benchmark.data.normalization import StateNormalizer
 from benchmark.errors import UsageError
-from benchmark.evaluation import EvalResult, evaluate, route_mujoco_warnings
-from benchmark.hyperparams import resolve
+from benchmark.envs.evaluation import EvalResult, evaluate, route_mujoco_warnings
+from benchmark.grid.hyperparams import resolve
 from benchmark.results import write_atomic
-from benchmark.methods import get_method
-from benchmark.pipelines import AGENTS
-from benchmark.tasks import normalized_score, parse_task
+from benchmark.grid.methods import get_method
+from benchmark.run.pipelines import AGENTS
+from benchmark.envs.tasks import normalized_score, parse_task
 
 
 def _config(default, values: dict):

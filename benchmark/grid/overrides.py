@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import UsageError
-from benchmark.hyperparams import resolve
+from benchmark.grid.hyperparams import resolve
 
 Override = tuple[str, str, Any]  # (component, field, value)
 

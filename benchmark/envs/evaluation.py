@@ -11,7 +11,7 @@ import mujoco
 import numpy as np
 import torch
 
-from benchmark.tasks import normalized_score
+from benchmark.envs.tasks import normalized_score
 
 Policy = Callable[[torch.Tensor], torch.Tensor]  # raw observations [n, obs_dim] -> actions [n, act_dim]
 

@@ -4,7 +4,7 @@ Each part of a run (network initialisation, the order of training batches, the c
 world model's rollouts, the draws among them, DAWM's choice of synthetic transitions, Decision Diffuser's
 plans) draws from its own stream, spawned with numpy's SeedSequence. Changing how many numbers one part
 draws (a new sampler, another horizon) therefore never shifts another part's numbers. Evaluation draws no
-random numbers: its episodes start from fixed reset seeds (benchmark/evaluation.py).
+random numbers: its episodes start from fixed reset seeds (benchmark/envs/evaluation.py).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import math
 
 import pandas as pd
 
-from benchmark.methods import get_method
-from benchmark.profiles import Profile
-from benchmark.runspec import RunSpec
+from benchmark.grid.methods import get_method
+from benchmark.grid.profiles import Profile
+from benchmark.grid.runspec import RunSpec
 
 ROWS = 1_000_000
 PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 14.0, "idm": 60.0, "one_step_model": 80.0,

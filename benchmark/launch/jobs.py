@@ -11,7 +11,7 @@ from pathlib import Path
 import submitit
 
 from benchmark.results import write_json_atomic
-from benchmark.runspec import RunSpec
+from benchmark.grid.runspec import RunSpec
 
 ACTIVE = {"PENDING": "pending", "REQUEUED": "pending", "CONFIGURING": "pending", "RUNNING": "running",
           "COMPLETING": "running", "SUSPENDED": "pending"}

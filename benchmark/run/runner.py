@@ -16,18 +16,18 @@ import numpy as np
 import torch
 
 from benchmark.data import load_dataset
-from benchmark.pipelines import PIPELINES, Context
-from benchmark.evaluation import eval_seeds, evaluate
-from benchmark.hyperparams import resolve
-from benchmark.methods import get_method
-from benchmark.profiles import get_profile
+from benchmark.run.pipelines import PIPELINES, Context
+from benchmark.envs.evaluation import eval_seeds, evaluate
+from benchmark.grid.hyperparams import resolve
+from benchmark.grid.methods import get_method
+from benchmark.grid.profiles import get_profile
 from benchmark.provenance import environment
-from benchmark.completion import set_aside
+from benchmark.run.completion import set_aside
 from benchmark.results import remove_temporaries, save_durably, write_json_atomic
-from benchmark.run_log import RunLog
-from benchmark.runspec import RunSpec
-from benchmark.seeding import RunSeeds
-from benchmark.tasks import parse_task
+from benchmark.run.run_log import RunLog
+from benchmark.grid.runspec import RunSpec
+from benchmark.run.seeding import RunSeeds
+from benchmark.envs.tasks import parse_task
 
 Progress = Callable[[str, int, int, "float | None"], None]  # (phase, step, total steps, latest score)
 

@@ -24,18 +24,18 @@ from algorithms.decision_diffuser import DDPolicy
 from algorithms.iql import IQL, IQLConfig
 from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig, OneStepIQLConfig, OneStepTD3BCConfig
 from algorithms.td3_bc import TD3BC, TD3BCConfig
-from benchmark.artifacts import artifact_summary, decision_diffuser, inverse_dynamics, one_step_model, world_model
+from benchmark.run.artifacts import artifact_summary, decision_diffuser, inverse_dynamics, one_step_model, world_model
 from benchmark.data.normalization import StateNormalizer, reward_scale
 from benchmark.data.transitions import Transitions
-from benchmark.hyperparams import ResolvedConfig
-from benchmark.model_based import (BankRolloutSource, ModelRolloutSource, n_rollouts_for, synthetic_buffer,
+from benchmark.grid.hyperparams import ResolvedConfig
+from benchmark.run.model_based import (BankRolloutSource, ModelRolloutSource, n_rollouts_for, synthetic_buffer,
                                    synthetic_transitions)
-from benchmark.profiles import Profile
-from benchmark.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollouts
-from benchmark.seeding import RunSeeds
-from benchmark.termination import is_terminal
+from benchmark.grid.profiles import Profile
+from benchmark.run.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollouts
+from benchmark.run.seeding import RunSeeds
+from benchmark.envs.termination import is_terminal
 
-TAKEN_AWAY = ("actor", "critic", "value")  # the networks kept next to a result (benchmark/evaluate.py loads them)
+TAKEN_AWAY = ("actor", "critic", "value")  # the networks kept next to a result (benchmark/run/evaluate.py loads them)
 AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL,
           OneStepTD3BCConfig: MVETD3BC, OneStepIQLConfig: MVEIQL}
 Report = Callable[[int, int], None]

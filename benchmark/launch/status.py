@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.completion import result_state
-from benchmark.jobs import read_job
-from benchmark.runspec import RunSpec
+from benchmark.run.completion import result_state
+from benchmark.launch.jobs import read_job
+from benchmark.grid.runspec import RunSpec
 
 STATES = ("done", "pending", "running", "failed", "missing")
 

@@ -47,7 +47,7 @@ class DAWMTAugmentationConfig(AugmentationConfig):
 class Method:
     name: str  # as typed on the command line and stored in result files
     label: str  # as the papers' tables print it
-    pipeline: str  # model_free | dwm | dawm | one_step | dd (benchmark/pipelines.py)
+    pipeline: str  # model_free | dwm | dawm | one_step | dd (benchmark/run/pipelines.py)
     components: dict[str, type]
     # The code-compatibility version, recorded in every result file: bump it (here, for every method a change
     # touches) whenever a fix changes a method's numbers; reports leave out results of other versions.

@@ -10,8 +10,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.methods import METHODS
-from benchmark.runspec import RunSpec
+from benchmark.grid.methods import METHODS
+from benchmark.grid.runspec import RunSpec
 
 
 def result_state(spec: RunSpec, results_dir: Path, dataset_checksum: str | None = None) -> tuple[str, str]:

@@ -27,9 +27,9 @@ from algorithms.one_step_model import OneStepModel, OneStepModelConfig, Terminat
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig, WindowBatch
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
-from benchmark.completion import set_aside
+from benchmark.run.completion import set_aside
 from benchmark.locks import file_lock
-from benchmark.resumable import TrainingCheckpoint
+from benchmark.run.resumable import TrainingCheckpoint
 from benchmark.results import save_durably, write_json_atomic
 
 DEFAULT_CACHE = Path(".cache")
@@ -63,7 +63,7 @@ def _sha256(path: Path) -> str:
 def _cached(folder: Path, train: Callable[[TrainingCheckpoint], tuple[dict, dict]], load: Callable[[Path], Any],
             steps: int) -> tuple[Any, Artifact]:
     """The model of `folder` (weights.pt and meta.json), or train(checkpoint) -> (state_dict, meta) under a lock,
-    resumable from its training checkpoint (benchmark/resumable.py).
+    resumable from its training checkpoint (benchmark/run/resumable.py).
 
     An entry is written as one unit (a temporary folder renamed into place), so a kill never leaves half of
     one; an entry that cannot be read (an older half-written one, a damaged file) is set aside with a warning

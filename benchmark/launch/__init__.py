@@ -1,0 +1,1 @@
+"""Launching a grid: executors (local, SLURM), job records and status."""
