@@ -5,7 +5,8 @@ from benchmark.results import write_json_atomic
 
 
 def write_result(root, task, method, seed, score, *, variant="", source="local", profile="quick",
-                 checksum="a" * 64, version=None, finished="2026-11-30T00:00:00+00:00", evaluations=None):
+                 checksum="a" * 64, version=None, finished="2026-11-30T00:00:00+00:00", evaluations=None,
+                 caveats=()):
     name = f"{method}+{variant}" if variant else method
     path = root / profile / source / task / name / f"seed{seed}.json"
     write_json_atomic(path, {
@@ -13,7 +14,7 @@ def write_result(root, task, method, seed, score, *, variant="", source="local",
                 "seed": seed, "method_version": METHODS[method].version if version is None else version},
         "final_score": score, "best_score": score,
         "evaluations": evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}],
-        "dataset": {"id": f"local/{task}", "checksum": checksum}, "finished_at": finished,
+        "dataset": {"id": f"local/{task}", "checksum": checksum, "caveats": list(caveats)}, "finished_at": finished,
         "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}})
     return path
 

@@ -165,6 +165,11 @@ def test_built_datasets(tiny_run, tmp_path, monkeypatch):
     assert (recipe["medium_step"], recipe["expert_step"]) == (run.medium_step, run.expert_step)
     assert recipe["checkpoint_sha256"][str(run.expert_step)] == file_sha256(actor_path(run.folder, run.expert_step))
     assert any(r.startswith("mujoco==") for r in metadata["requirements"])
+    # a 1200-step run meets neither target: each dataset records what it misses, for the reports to mark
+    assert [c.split(":")[0] for c in recipe["caveats"]] == ["medium policy off D4RL's level",
+                                                            "expert policy below the target 85"]
+    expert_caveats = minari.load_dataset(ids["expert"]).storage.metadata["dawm_bench"]["caveats"]
+    assert [c.split(":")[0] for c in expert_caveats] == ["expert policy below the target 85"]
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "b"))
     again = read_transitions(build_dataset("hopper", "medium-replay", run, n_transitions=300))
@@ -181,6 +186,7 @@ def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path,
     monkeypatch.setattr("benchmark.data.recipe.ROLLOUT_TRANSITIONS", 250)
     loaded = load_dataset(parse_task("hopper-medium-v2"), DataSpec("local"))
     assert loaded.dataset_id == "local/hopper/medium-v0" and loaded.transitions.size == 250
+    assert loaded.caveats == tuple(run.caveats("medium")) and len(loaded.caveats) == 1
 
 
 def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
@@ -216,3 +222,47 @@ def test_a_second_trainer_on_the_same_folder_is_refused(tmp_path, capsys):
         assert main(["train-behaviour", "--env", "hopper", "--out", str(tmp_path), "--steps", "10"]) == 2
     assert "another process is training" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "hopper").iterdir()) == [".lock"]  # nothing trained
+
+
+def test_promote_replaces_the_committed_run_by_the_finished_one(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from benchmark.data.behaviour import promote_run
+    from benchmark.errors import UsageError
+
+    run, _ = tiny_run
+    finished, committed = tmp_path / "staging" / "hopper", tmp_path / "behaviour" / "hopper"
+    shutil.copytree(run.folder, finished)
+    (finished / ".lock").touch()
+    committed.mkdir(parents=True)
+    (committed / "run.json").write_text("{}")  # the old run
+    promote_run(finished, committed)
+    assert not finished.exists() and sorted(p.name for p in committed.parent.iterdir()) == ["hopper"]
+    assert sorted(p.name for p in committed.iterdir()) == ["actors", "curve.csv", "run.json"]
+    assert load_behaviour_run("hopper", committed).selection == run.selection
+    with pytest.raises(UsageError, match="no finished run"):
+        promote_run(tmp_path / "staging" / "walker2d", tmp_path / "behaviour" / "walker2d")
+
+
+def test_card_of_a_d4rl_recipe_run_says_which_targets_it_misses(tiny_run, tmp_path, monkeypatch):
+    from benchmark.data.card import write_card
+
+    run, _ = tiny_run
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
+    text = write_card(tmp_path / "datasets.md", run.folder.parent).read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| Hopper-v5 ")]
+    medium = run.row_at(run.medium_step)["stochastic_score"]
+    assert f" {run.medium_step} |" in row and f" {medium:.1f} |" in row and row.count("**no**") == 2
+    assert "superseded 128-unit" not in text
+    assert f"- hopper-medium-expert: {run.caveats('medium-expert')[0]}" in text
+
+
+def test_a_rebuild_from_the_committed_checkpoints_reproduces_the_committed_checksum(tmp_path, monkeypatch):
+    """The cheapest committed dataset (a medium-replay: a replay of the training stream, no rollouts)."""
+    committed = json.loads((Path(__file__).parents[1] / "results" / "datasets.json").read_text())
+    replays = {name: entry for name, entry in committed.items() if name.endswith("-medium-replay")}
+    name = min(replays, key=lambda n: replays[n]["transitions"])
+    env = name.split("-")[0]
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    rebuilt = read_transitions(build_dataset(env, "medium-replay"))
+    assert (rebuilt.size, rebuilt.checksum()) == (replays[name]["transitions"], replays[name]["checksum"])

@@ -117,3 +117,19 @@ def test_performance_profiles_only_for_complete_methods(root, tmp_path):
     assert [p.name for p in written] == ["performance_profiles_quick_local.png"]  # DWM and DAWM: 9 x 2 each
     assert draw_performance_profiles(by_group(load_runs(root)), tmp_path / "figures", tasks=("no-such-task",)) == []
     assert not written[0].exists()  # no complete method any more: the stale figure is removed
+
+
+def test_tasks_whose_dataset_misses_the_recipe_targets_are_marked_and_explained(tmp_path):
+    from benchmark.reports.tables import render
+
+    caveat = "expert policy below the target 85: deterministic 76.1, stochastic 72.0 at step 995000"
+    for task, caveats in (("halfcheetah-medium-expert-v2", (caveat,)), ("hopper-medium-v2", ())):
+        write_result(tmp_path, task, "td3bc", 0, 50.0, caveats=caveats)
+    runs = by_group(load_runs(tmp_path))[("quick", "local")].runs
+    table = main_table(runs, "local")
+    assert "halfcheetah-medium-expert (local) †" in table.index and "hopper-medium (local)" in table.index
+    assert table.loc["halfcheetah-medium-expert (local) †", "TD3+BC"].startswith("50.0 (1)")
+    text = render_table2({("quick", "local"): by_group(load_runs(tmp_path))[("quick", "local")]})
+    assert f"- halfcheetah-medium-expert-v2: {caveat}" in text and "- hopper-medium-v2" not in text
+    plain = render(by_group(load_runs(tmp_path)))
+    assert "| halfcheetah-medium-expert-v2 † |" in plain and f"- halfcheetah-medium-expert-v2: {caveat}" in plain

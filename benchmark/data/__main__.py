@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.data.behaviour import BEHAVIOUR_DIR, STAGING_DIR, BehaviourRecipe, prune_checkpoints, train_behaviour
+from benchmark.data.behaviour import (BEHAVIOUR_DIR, STAGING_DIR, BehaviourRecipe, promote_run, prune_checkpoints,
+                                      train_behaviour)
 from benchmark.data.build import build_many
 from benchmark.data.card import write_card
 from benchmark.data.minari_io import datasets_root
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
                             "in benchmark/data/behaviour/ are never touched")
     card = commands.add_parser("card", help="write results/datasets.md and the SAC curves figure")
     card.add_argument("--out", type=Path, default=Path("results") / "datasets.md")
+    card.add_argument("--behaviour-dir", type=Path, default=BEHAVIOUR_DIR,
+                      help="finished runs to describe (default: the committed ones in benchmark/data/behaviour)")
+    promote = commands.add_parser("promote", help="replace the committed behaviour run of ENV by its finished run "
+                                  "from train-behaviour's folder (then rebuild the datasets and the card)")
+    promote.add_argument("--env", nargs="+", required=True, choices=list(ENVS))
+    promote.add_argument("--from", dest="source", type=Path, default=STAGING_DIR,
+                         help="train-behaviour's --out (default benchmark/data/behaviour_staging)")
     args = parser.parse_args(argv)
     if args.command == "train-behaviour":
         if args.steps < 1:
@@ -62,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
                                  f"`python -m benchmark.data train-behaviour --env {env}`")
         print(f"building into {datasets_root()}")
         build_many([(e, n) for e in args.env for n in args.datasets], args.workers)
+    elif args.command == "promote":
+        for env in args.env:
+            print(f"{env}: {promote_run(args.source / env, BEHAVIOUR_DIR / env)}")
+        print("rebuild the datasets (delete the old ones first) and the card: `python -m benchmark.data build` "
+              "and `python -m benchmark.data card`")
     else:
-        print(f"written {write_card(args.out)}")
+        print(f"written {write_card(args.out, args.behaviour_dir)}")
     return 0
 
 

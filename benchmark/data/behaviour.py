@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from benchmark.envs.evaluation import evaluate
 from benchmark.provenance import environment
 from benchmark.results import save_durably, write_json_atomic, write_text_atomic
 from benchmark.envs.tasks import ENVS
+from benchmark.errors import UsageError
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parent / "behaviour"
 # Runs in progress train here, so the committed runs (and the datasets built from them) stay usable until a
@@ -218,6 +220,32 @@ def prune_checkpoints(folder: Path, env_name: str, recipe: BehaviourRecipe) -> l
         if int(path.stem.split("_")[1]) not in keep:
             path.unlink()
     return sorted(keep)
+
+
+PROMOTED = ("run.json", "curve.csv", "actors")  # a finished run: its record, curve and pruned actors
+
+
+def promote_run(finished: Path, committed: Path) -> str:
+    """Replace the committed run at `committed` by the finished run at `finished`; returns what was done.
+
+    The new run is copied beside the old one first and swapped in by renames, so an interruption leaves
+    either run whole."""
+    if not (finished / "run.json").is_file():
+        raise UsageError(f"{finished} holds no finished run (no run.json): let train-behaviour finish it first")
+    incoming, outgoing = committed.with_name(f".{committed.name}.incoming"), committed.with_name(
+        f".{committed.name}.outgoing")
+    for leftover in (incoming, outgoing):
+        shutil.rmtree(leftover, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    for name in PROMOTED:
+        source = finished / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, incoming / name)
+    if committed.exists():
+        committed.rename(outgoing)
+    incoming.rename(committed)
+    shutil.rmtree(outgoing, ignore_errors=True)
+    shutil.rmtree(finished)
+    return f"{finished} is now {committed}"
 
 
 # The curve ------------------------------------------------------------------------------------------------

@@ -8,70 +8,103 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from benchmark.data.behaviour import BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, BehaviourRecipe
 from benchmark.data.minari_io import dataset_exists, local_dataset_id, read_transitions
-from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, load_behaviour_run
-from benchmark.results import write_text_atomic
+from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, BehaviourRun, load_behaviour_run
 from benchmark.envs.tasks import ENVS, normalized_score
+from benchmark.results import write_json_atomic, write_text_atomic
 
-# D4RL v2's transition counts (machine-facts.md: medium-replay sizes; 1M per rollout dataset). D4RL's
-# published return statistics are not in our references, so the card leaves them out rather than guess.
+# D4RL v2's datasets as issue 14 quotes them: transitions (machine-facts.md) and the normalised score of the
+# mean episode return. Medium-expert's score is not in our references, so the card leaves it out.
 D4RL_TRANSITIONS = {
     "medium": {"halfcheetah": "1M", "hopper": "1M", "walker2d": "1M"},
     "expert": {"halfcheetah": "1M", "hopper": "1M", "walker2d": "1M"},
     "medium-expert": {"halfcheetah": "2M", "hopper": "2M", "walker2d": "2M"},
     "medium-replay": {"halfcheetah": "≈202k", "hopper": "≈402k", "walker2d": "≈302k"},
 }
+D4RL_SCORE = {
+    "medium": D4RL_MEDIUM_SCORE,
+    "medium-replay": {"halfcheetah": 27.0, "hopper": 15.0, "walker2d": 15.0},
+    "expert": {"halfcheetah": 88.0, "hopper": 108.0, "walker2d": 107.0},
+    "medium-expert": {},
+}
+NOT_KNOWN = "–"
 
 
-def dataset_rows() -> list[dict]:
+def _flag(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _legacy(run: BehaviourRun) -> bool:
+    """A run recorded before the D4RL recipe (128 units, deterministic evaluation only)."""
+    return "stochastic_score" not in run.curve[0]
+
+
+def behaviour_rows(runs: dict[str, BehaviourRun]) -> list[dict]:
     rows = []
-    for env in ENVS:
-        for name in RECIPE_DATASETS:
-            if not dataset_exists(local_dataset_id(env, name)):
-                continue
-            data = read_transitions(local_dataset_id(env, name))
-            returns = data.episode_returns()
-            rows.append({
-                "dataset": f"{env}-{name}", "transitions": data.size, "episodes": len(returns),
-                "return mean": returns.mean(), "return std": returns.std(), "return min": returns.min(),
-                "return max": returns.max(), "score": float(normalized_score(env, returns.mean())),
-                "D4RL v2 transitions": D4RL_TRANSITIONS[name][env], "checksum": data.checksum()[:12],
-            })
-    return rows
-
-
-def behaviour_rows() -> list[dict]:
-    rows = []
-    for env in ENVS:
-        run = load_behaviour_run(env)
-        expert, medium = run.return_at(run.expert_step), run.return_at(run.medium_step)
+    for env, run in runs.items():
+        expert, medium = run.row_at(run.expert_step), run.row_at(run.medium_step)
+        legacy = _legacy(run)
         rows.append({
-            "env": ENVS[env].gym_id, "SAC steps": run.recipe.total_steps, "expert step": run.expert_step,
-            "expert return": expert, "expert score": float(normalized_score(env, expert)),
-            "medium step": run.medium_step, "medium return": medium,
-            "medium score": float(normalized_score(env, medium)),
-            "D4RL expert reference return": ENVS[env].ref_max_score,
-            "resumed at step": ", ".join(map(str, run.resets)) or "never",
+            "env": ENVS[env].gym_id, "units": run.recipe.sac.hidden[0], "SAC steps": run.curve[-1]["step"],
+            "expert step": run.expert_step,
+            "expert score (det / stoch)": (f"{float(normalized_score(env, expert['return_mean'])):.1f} / –" if legacy
+                                           else f"{expert['score']:.1f} / {expert['stochastic_score']:.1f}"),
+            f"expert ≥ {run.recipe.expert_target:.0f}": _flag(run.selection.expert_on_target),
+            "medium step": run.medium_step,
+            "medium score (stoch)": NOT_KNOWN if legacy else f"{medium['stochastic_score']:.1f}",
+            "D4RL medium": f"{D4RL_MEDIUM_SCORE[env]:.0f}",
+            f"medium within ±{run.recipe.medium_tolerance:.0f}, held": _flag(run.selection.medium_on_target),
+            "medium-replay transitions": run.medium_step, "D4RL medium-replay": D4RL_TRANSITIONS["medium-replay"][env],
         })
     return rows
 
 
-def plot_curves(out: Path) -> None:
+def dataset_rows(runs: dict[str, BehaviourRun]) -> list[dict]:
+    rows = []
+    for env in runs:
+        for name in RECIPE_DATASETS:
+            dataset_id = local_dataset_id(env, name)
+            if not dataset_exists(dataset_id):
+                continue
+            data = read_transitions(dataset_id)
+            returns = data.episode_returns()
+            d4rl = D4RL_SCORE[name].get(env)
+            rows.append({
+                "dataset": f"{env}-{name}", "transitions": data.size,
+                "D4RL transitions": D4RL_TRANSITIONS[name][env], "episodes": len(returns),
+                "score": float(normalized_score(env, returns.mean())),
+                "D4RL score": NOT_KNOWN if d4rl is None else f"{d4rl:.0f}",
+                "on target": "yes" if not runs[env].caveats(name) else "**no** †",
+                "return mean": returns.mean(), "return std": returns.std(), "checksum": data.checksum(),
+            })
+    return rows
+
+
+def plot_curves(runs: dict[str, BehaviourRun], out: Path) -> None:
+    """Normalised scores over SAC steps, the targets as bands and lines, the chosen checkpoints marked."""
     sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, len(ENVS), figsize=(5 * len(ENVS), 3.6))
-    for ax, env in zip(axes, ENVS):
-        run = load_behaviour_run(env)
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.8), squeeze=False)
+    for ax, (env, run) in zip(axes[0], runs.items()):
         curve = pd.DataFrame(run.curve)
-        ax.plot(curve["step"] / 1000, curve["return_mean"], color="0.2", lw=1.5, label="deterministic evaluation")
-        ax.fill_between(curve["step"] / 1000, curve["return_mean"] - curve["return_std"],
-                        curve["return_mean"] + curve["return_std"], color="0.2", alpha=0.15)
-        ax.axhline(run.return_at(run.expert_step) / 3, color="tab:blue", ls=":", lw=1, label="1/3 of expert")
+        steps = curve["step"] / 1000
+        deterministic = curve["score"] if "score" in curve else normalized_score(env, curve["return_mean"])
+        ax.plot(steps, deterministic, color="0.25", lw=1.2, label="deterministic policy")
+        if not _legacy(run):
+            ax.plot(steps, curve["stochastic_score"], color="tab:green", lw=1.0, alpha=0.8,
+                    label="stochastic policy (generates the data)")
+        level, tolerance = D4RL_MEDIUM_SCORE[env], run.recipe.medium_tolerance
+        ax.axhspan(level - tolerance, level + tolerance, color="tab:blue", alpha=0.12,
+                   label=f"D4RL medium {level:.0f} ± {tolerance:.0f}")
+        ax.axhline(run.recipe.expert_target, color="tab:red", ls=":", lw=1, label="expert target")
         for step, label, color in ((run.medium_step, "medium", "tab:blue"), (run.expert_step, "expert", "tab:red")):
-            ax.scatter([step / 1000], [run.return_at(step)], color=color, zorder=3, s=40,
-                       label=f"{label} (step {step // 1000}k)")
+            row = run.row_at(step)
+            score = row.get("stochastic_score", float(normalized_score(env, row["return_mean"])))
+            ax.scatter([step / 1000], [score], color=color, zorder=3, s=45, edgecolor="black",
+                       label=f"{label}: step {step // 1000}k")
         ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)",
-               ylabel=f"return (mean of {run.recipe.eval_episodes} episodes)")
-        ax.legend(fontsize=8, loc="upper left")
+               ylabel=f"normalised score ({run.recipe.eval_episodes} episodes)")
+        ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -94,10 +127,36 @@ def _mujoco_version() -> str:
     return mujoco.__version__
 
 
-def write_card(out: Path) -> Path:
+def _caveat_lines(runs: dict[str, BehaviourRun]) -> list[str]:
+    """What each dataset misses, from the runs it is built from (its build records the same in its metadata)."""
+    return [f"- {env}-{name}: {caveat}" for env, run in runs.items() for name in RECIPE_DATASETS
+            for caveat in run.caveats(name)]
+
+
+def load_runs(behaviour_dir: Path) -> dict[str, BehaviourRun]:
+    return {env: load_behaviour_run(env, Path(behaviour_dir) / env) for env in ENVS
+            if (Path(behaviour_dir) / env / "run.json").is_file()}
+
+
+def write_checksums(rows: list[dict], out: Path) -> None:
+    """The built datasets' sizes and full checksums, which a rebuild must reproduce (tests/test_recipe.py)."""
+    write_json_atomic(out, {row["dataset"]: {"transitions": row["transitions"], "checksum": row["checksum"]}
+                            for row in rows})
+
+
+def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR) -> Path:
+    """datasets.md, its figure, and datasets.json (the checksums) beside it."""
+    runs = load_runs(behaviour_dir)
+    if not runs:
+        raise FileNotFoundError(f"no finished behaviour run in {behaviour_dir}")
     figure = out.parent / "figures" / "sac_curves.png"
-    plot_curves(figure)
-    recipe = load_behaviour_run(next(iter(ENVS))).recipe
+    plot_curves(runs, figure)
+    recipe = BehaviourRecipe()
+    caveats = _caveat_lines(runs)
+    datasets = dataset_rows(runs)
+    write_checksums(datasets, out.with_suffix(".json"))
+    shown = [row | {"checksum": row["checksum"][:12]} for row in datasets]
+    legacy = [ENVS[env].gym_id for env, run in runs.items() if _legacy(run)]
     text = f"""# Datasets: the D4RL recipe on gymnasium v5
 
 Generated by `python -m benchmark.data card` from the datasets under `$MINARI_DATASETS_PATH` and the
@@ -106,41 +165,51 @@ committed behaviour runs in `benchmark/data/behaviour/`. Rebuild the datasets wi
 
 ## Behaviour policies
 
-One SAC run per environment (seed {recipe.seed}, {recipe.sac.hidden[0]}-unit 2-layer networks, batch
-{recipe.sac.batch_size}, {recipe.total_steps // 1000}k environment steps with one update each, the first
-{recipe.start_steps // 1000}k uniform-random). Every {recipe.checkpoint_every // 1000}k steps the actor is saved
-and evaluated deterministically on {recipe.eval_episodes} episodes. **expert** = the best checkpoint,
-**medium** = the first checkpoint whose return reaches a third of the expert's and whose next checkpoint's
-return does too (D4RL's rule, relative to our own expert, made robust to a single lucky evaluation). D4RL's experts trained longer (1M+ steps, 256 units); our step cap fits a 2-core CPU.
+One SAC run per environment with D4RL's recipe: seed {recipe.seed}, 2x{recipe.sac.hidden[0]} networks, batch
+{recipe.sac.batch_size}, lr {recipe.sac.lr}, tau {recipe.sac.tau}, auto-tuned entropy, up to
+{recipe.total_steps // 1000}k environment steps with one update each, the first {recipe.start_steps // 1000}k
+uniform-random. Every {recipe.checkpoint_every // 1000}k steps the actor is saved and evaluated on
+{recipe.eval_episodes} episodes twice: deterministically (tanh of the mean) and with the stochastic policy that
+generates the datasets.
 
-{_markdown(behaviour_rows())}
+- **expert**: the checkpoint whose worse score (deterministic, stochastic) is highest; target: both at least
+  {recipe.expert_target:.0f}. A run stops once its last two checkpoints meet the target.
+- **medium**: the checkpoint whose stochastic score is closest to D4RL's medium level (halfcheetah
+  {D4RL_MEDIUM_SCORE['halfcheetah']:.0f}, hopper {D4RL_MEDIUM_SCORE['hopper']:.0f}, walker2d
+  {D4RL_MEDIUM_SCORE['walker2d']:.0f}), within ±{recipe.medium_tolerance:.0f} and held by the next checkpoint (one
+  lucky evaluation is not a medium policy); failing that, the closest one, and the miss is recorded.
+- **medium-replay**: the run's replay buffer up to the medium checkpoint; **medium-expert**: medium, then expert.
+""" + (f"""
+Runs of the superseded 128-unit recipe (deterministic evaluation only, medium = a third of the expert's return)
+still serve {', '.join(legacy)} until their D4RL-recipe runs finish; their datasets are marked as missing the
+targets.
+""" if legacy else "") + f"""
+{_markdown(behaviour_rows(runs))}
 
-![SAC training curves](figures/sac_curves.png)
+![SAC training curves: normalised scores, D4RL's medium band, the expert target and the chosen checkpoints](figures/sac_curves.png)
 
 ## Datasets
 
-`score` is D4RL's normalised score (x100) of the mean episode return. medium and expert are
-1M transitions of the policy's own stochastic (tanh-Gaussian) actions, 10 environments stepped together
-(rollout seeds {ROLLOUT_SEEDS}); medium-expert is medium followed by expert. `checksum` is the start of
-the sha256 of the flat transitions that result files record.
+`score` is D4RL's normalised score (x100) of the mean episode return, beside D4RL v2's as issue 14 quotes it
+(medium-expert's is not in our references). medium and expert are 1M transitions of the policy's own stochastic
+(tanh-Gaussian) actions, 10 environments stepped together (rollout seeds {ROLLOUT_SEEDS}). `checksum` is the
+start of the sha256 of the flat transitions that result files record (in full: datasets.json, which a test
+checks a rebuild against).
 
-{_markdown(dataset_rows())}
+{_markdown(shown)}
 
-D4RL v2's return statistics for its datasets are not in our references, so they are not shown.
+## Where the datasets miss the targets
 
+""" + ("\n".join(caveats) + "\n\nEvery report marks these tasks with † and repeats the reason under its table.\n"
+       if caveats else "Every dataset meets its targets.\n") + f"""
 ## How these differ from D4RL's
 
-- Our experts are SAC after {recipe.total_steps // 1000}k steps with {recipe.sac.hidden[0]}-unit networks. Read the
-  `expert score` column against 100, D4RL's expert reference: where it is far below, our expert, medium-expert
-  and (through the 1/3 rule) medium datasets are weaker than D4RL's, and medium-replay is shorter because
-  medium is reached earlier. Scores of agents trained on them are not comparable task for task with
-  published D4RL numbers; they are comparable across the methods of this suite.
-- medium must hold a third of the expert's return for two consecutive evaluations. A single 10-episode
-  evaluation above the line followed by one far below it is a spike of a noisy curve, not a policy that
-  performs at that level. On hopper the first crossing (60k, 1047, then 430 at 65k) was such a spike: its
-  stochastic rollouts hopped little and mostly stood still, and TD3+BC trained on them collapsed. The rule
-  can put medium well above a third where the curve is noisy (see `medium return` against `expert return`).
-- The environments are gymnasium's v5 on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py.
+- gymnasium's v5 environments on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py: the same bodies and
+  rewards, not the same simulator build, so scores are close to D4RL's, not equal.
+- The medium checkpoint is chosen by the score of its data, so medium-replay holds as many transitions as SAC
+  took to reach that level, which is not D4RL's size (see `medium-replay transitions`).
+- Scores of agents trained on these datasets are comparable across the methods of this suite; against
+  published D4RL numbers they are comparable only as far as the datasets' scores match D4RL's.
 
 ## medium-replay: an exact rebuild of the replay buffer
 
@@ -151,7 +220,8 @@ seeds) comes from its own seeded generator. The stream of transitions is therefo
 and the committed checkpoints alone: `build` replays it to the medium step and obtains the training run's
 replay buffer transition for transition, in insertion order (a test checks the equality on a short run). If a
 training run was interrupted and resumed, the episode in progress was cut there; the run records those steps
-and the rebuild cuts the same episodes.
+(`collector_resets_at` in its run.json) and the rebuild cuts the same episodes.
 """
     write_text_atomic(out, text)
     return out
+

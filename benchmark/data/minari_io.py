@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -32,6 +33,12 @@ def local_dataset_id(env: str, name: str) -> str:
 
 def dataset_exists(dataset_id: str) -> bool:
     return (datasets_root() / dataset_id / "data" / "metadata.json").is_file()
+
+
+def dataset_caveats(dataset_id: str) -> tuple[str, ...]:
+    """Where a local dataset misses its recipe's targets, as its builder recorded (none for other datasets)."""
+    metadata = json.loads((datasets_root() / dataset_id / "data" / "metadata.json").read_text())
+    return tuple(metadata.get("dawm_bench", {}).get("caveats", ()))
 
 
 def read_transitions(dataset_id: str) -> Transitions:

@@ -20,8 +20,9 @@ import torch
 from tqdm import tqdm
 
 from algorithms.sac import TanhGaussianActor
-from benchmark.data.behaviour import (BEHAVIOUR_DIR, BehaviourRecipe, SACConfig, Selection, actor_path,
-                                      checkpoints_from_curve, file_sha256, load_actor, read_curve, replay_collection)
+from benchmark.data.behaviour import (BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, BehaviourRecipe, SACConfig, Selection,
+                                      actor_path, checkpoints_from_curve, file_sha256, load_actor, read_curve,
+                                      replay_collection)
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
                                       read_episodes, write_dataset)
 from benchmark.envs.tasks import ENVS
@@ -52,7 +53,26 @@ class BehaviourRun:
         return self.selection.expert
 
     def return_at(self, step: int) -> float:
-        return next(row["return_mean"] for row in self.curve if row["step"] == step)
+        return self.row_at(step)["return_mean"]
+
+    def row_at(self, step: int) -> dict:
+        return next(row for row in self.curve if row["step"] == step)
+
+    def caveats(self, name: str) -> list[str]:
+        """Where a dataset built from this run misses the recipe's targets (issue 14); reports mark its tasks."""
+        medium, expert = self.row_at(self.medium_step), self.row_at(self.expert_step)
+        if "stochastic_score" not in medium:
+            return ["behaviour run of the superseded 128-unit recipe: not checked against D4RL's levels"]
+        found = []
+        if name != "expert" and not self.selection.medium_on_target:
+            found.append(f"medium policy off D4RL's level: stochastic score {medium['stochastic_score']:.1f} at step "
+                         f"{self.medium_step}, target {D4RL_MEDIUM_SCORE[self.env]:.0f} ± "
+                         f"{self.recipe.medium_tolerance:.0f} at two consecutive checkpoints")
+        if name in ("expert", "medium-expert") and not self.selection.expert_on_target:
+            found.append(f"expert policy below the target {self.recipe.expert_target:.0f}: deterministic "
+                         f"{expert['score']:.1f}, stochastic {expert['stochastic_score']:.1f} at step "
+                         f"{self.expert_step}")
+        return found
 
 
 def behaviour_run_available(env: str) -> bool:
@@ -125,6 +145,7 @@ def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
         "rollout_transitions": n_transitions, "rollout_envs": ROLLOUT_ENVS,
         "rollout_seeds": {k: v for k, v in ROLLOUT_SEEDS.items() if k in name},
         "checkpoint_sha256": {str(s): file_sha256(actor_path(run.folder, s)) for s in steps},
+        "caveats": run.caveats(name),
     }}
 
 

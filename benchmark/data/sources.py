@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data.d4rl_hdf5 import read_d4rl_hdf5, validate_d4rl_hdf5
-from benchmark.data.minari_io import dataset_exists, datasets_root, local_dataset_id, read_transitions
+from benchmark.data.minari_io import (dataset_caveats, dataset_exists, datasets_root, local_dataset_id,
+                                      read_transitions)
 from benchmark.data.recipe import behaviour_run_available, build_dataset
 from benchmark.data.tiny import build_tiny_dataset
 from benchmark.data.transitions import Transitions
@@ -45,6 +46,7 @@ class Dataset:
     source: str
     eval_env_id: str  # the gymnasium env the policy is evaluated in
     checksum: str
+    caveats: tuple[str, ...] = ()  # where a local build misses the D4RL recipe's targets (reports mark its task)
 
     @property
     def reward_windows(self) -> str:
@@ -158,7 +160,8 @@ def load_dataset(task: Task, spec: DataSpec) -> Dataset:
         transitions = replace(transitions, actions=np.clip(transitions.actions, -MAX_ACTION, MAX_ACTION))
     validate_transitions(transitions, _origin(task, spec, dataset_id), task.info.obs_dim, task.info.act_dim,
                          _fix(task, spec))
-    return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum())
+    caveats = dataset_caveats(dataset_id) if spec.source == "local" else ()
+    return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum(), caveats)
 
 
 def _read_minari(task: Task, spec: DataSpec, ids: list[str]) -> Transitions:

@@ -10,7 +10,7 @@ import yaml
 
 from benchmark.errors import UsageError
 
-PROFILES_DIR = Path(__file__).resolve().parents[1] / "slurm" / "profiles"
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "slurm" / "profiles"
 
 
 @dataclass(frozen=True)

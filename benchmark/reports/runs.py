@@ -13,7 +13,7 @@ from benchmark.grid.methods import METHODS
 
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "finished_at",
-           "evaluations", "path"]
+           "evaluations", "dataset_caveats", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -31,7 +31,8 @@ def _row(path: Path) -> dict:
         "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
         "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
         "finished_at": result.get("finished_at", ""),
-        "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]], "path": str(path),
+        "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
+        "dataset_caveats": tuple(result["dataset"].get("caveats", ())), "path": str(path),
     }
 
 
@@ -45,6 +46,29 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
             print(f"warning: {path} is not a readable result file ({type(error).__name__}: {error}); "
                   f"left out of reports (delete it and rerun the run)", file=sys.stderr)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+CAVEAT_MARK = "†"
+
+
+def caveats_by_task(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """The tasks whose dataset misses the D4RL recipe's targets, with what it misses (datasets.md)."""
+    found: dict[str, list[str]] = {}
+    for task, caveats in zip(runs["task"], runs["dataset_caveats"]):
+        for caveat in caveats:
+            found.setdefault(task, [])
+            if caveat not in found[task]:
+                found[task].append(caveat)
+    return found
+
+
+def caveat_note(runs: pd.DataFrame) -> str:
+    """Footnote lines for the marked tasks; empty when every dataset is on target."""
+    found = caveats_by_task(runs)
+    if not found:
+        return ""
+    return "\n".join([f"{CAVEAT_MARK} dataset off the D4RL recipe's targets ([datasets.md](datasets.md)):",
+                      *(f"- {task}: {'; '.join(caveats)}" for task, caveats in sorted(found.items()))]) + "\n"
 
 
 @dataclass(frozen=True)

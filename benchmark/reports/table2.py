@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmark.grid.methods import METHODS
 from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
-from benchmark.reports.runs import Selection
+from benchmark.reports.runs import CAVEAT_MARK, Selection, caveat_note, caveats_by_task
 from benchmark.reports.stats import (CELL_HEADER, MISSING, complete_matrix, iqm, optimality_gap, pooled,
                                      probability_of_improvement, seed_cell, stratified_bootstrap)
 from benchmark.grid.suites import D4RL9
@@ -41,6 +41,7 @@ def average(runs: pd.DataFrame, method: str, tasks: tuple[str, ...] = D4RL9) -> 
 
 
 def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
+    """Tasks whose dataset misses the D4RL recipe's targets are marked (caveat_note says what they miss)."""
     columns = [METHODS[m].label for m in TABLE2_METHODS]
     table = pd.DataFrame(index=[*(task_label(t, source) for t in D4RL9), "average"], columns=columns, dtype=object)
     for method, label in zip(TABLE2_METHODS, columns):
@@ -52,6 +53,9 @@ def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
         mean = average(runs, method)
         ours = MISSING if mean is None else f"{mean:.1f}"
         table.loc["average", label] = f"{ours} · {paper.average:.1f}" if paper else ours
+    marked = caveats_by_task(runs)
+    table.index = [f"{label} {CAVEAT_MARK}" if task in marked else label
+                   for task, label in zip([*D4RL9, None], table.index)]
     table.index.name = "task"
     return table
 
@@ -160,6 +164,7 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
                if source == "local" else "")
             + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
             f"{main_table(group, source).to_markdown()}\n\n"
+            f"{caveat_note(group)}"
             f"{paper_footnotes()}\n\n"
             f"### Aggregates over complete task x seed matrices (rliable's estimators, 95% stratified bootstrap)\n\n"
             f"{aggregate_table(group).to_markdown(index=False)}\n\n"

@@ -8,7 +8,8 @@ import pandas as pd
 
 from benchmark.errors import UsageError
 from benchmark.grid.methods import METHODS
-from benchmark.reports.runs import Selection, load_runs, select_runs
+from benchmark.reports.runs import (CAVEAT_MARK, Selection, caveat_note, caveats_by_task, load_runs,
+                                     select_runs)
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 from benchmark.results import write_text_atomic
 
@@ -21,6 +22,7 @@ def score_table(runs: pd.DataFrame, score: str = "final_score", tasks: list[str]
     """
     tasks = tasks or sorted(runs["task"].unique())
     methods = methods or [m for m in METHODS if m in set(runs["method"])]
+    marked = caveats_by_task(runs)
     table = pd.DataFrame(index=[*tasks, "average"], columns=[METHODS[m].label for m in methods], dtype=object)
     for method in methods:
         label = METHODS[method].label
@@ -32,6 +34,7 @@ def score_table(runs: pd.DataFrame, score: str = "final_score", tasks: list[str]
                 task_means.append(scores.mean())
         complete = len(task_means) == len(tasks)
         table.loc["average", label] = f"{sum(task_means) / len(task_means):.1f}" if complete else MISSING
+    table.index = [f"{task} {CAVEAT_MARK}" if task in marked else task for task in table.index]
     table.index.name = "task"
     return table
 
@@ -60,7 +63,7 @@ def render(selections: dict[tuple[str, str], Selection], title: str = "Results")
             f"- datasets: {', '.join(sorted(group['dataset_id'].unique()))}\n"
             f"- commits: {', '.join(commits)}; devices: {', '.join(sorted(group['device'].unique()))}\n"
             f"{selection.note()}\n\n"
-            f"{score_table(group).to_markdown()}\n")
+            f"{score_table(group).to_markdown()}\n\n{caveat_note(group)}")
     return "\n".join(parts)
 
 

@@ -140,7 +140,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         "data_spec": dataclasses.asdict(spec.data),
         "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,
                     "transitions": data.size, "episodes": int(data.episode_ends.sum()),
-                    "eval_env": dataset.eval_env_id},
+                    "eval_env": dataset.eval_env_id, "caveats": list(dataset.caveats)},
         "normalizer": setup.normalizer.to_dict(),
         "reward_scale": setup.reward_scale,
         "inference": setup.inference(),
