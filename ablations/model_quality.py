@@ -82,12 +82,25 @@ def score_table(before: Path, after: Path) -> pd.DataFrame:
                          for method in ("dwm-td3bc", "dawm-td3bc")])
 
 
+def measured_commits(folder: Path) -> str:
+    """The commits whose code made the measurement files under `folder` (each file records its own)."""
+    commits = set()
+    for path in Path(folder).rglob("seed*.json"):
+        try:
+            commits.add(json.loads(path.read_text())["environment"]["git_commit"][:7])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return ", ".join(sorted(commits)) or "none yet"
+
+
 def report(archive: Path, measurements: Path, results: Path, out: Path) -> str:
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
-             "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: "
-             "today's code. Both measure the same datasets where their checksums agree (the measurement files "
-             "record them); the datasets themselves are being rebuilt (results/datasets.md).\n",
+             "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
+             f"code of commits {measured_commits(measurements)} (what the measurement files record; later code "
+             "trains with fused Adam, which changes the numbers only by float rounding). Both measure the same "
+             "datasets where their checksums agree (the measurement files record them); the datasets themselves "
+             "are being rebuilt (results/datasets.md).\n",
              "## Sampler quality on a target with a known answer\n",
              "Share of 20,000 samples within 3 standard deviations of a mode of 0.5 N(-1, 0.1^2) + 0.5 N(1, 0.1^2), "
              "with the exact denoiser, K=5 training steps, temperature 0.5 (ablations/analytic_sampler.py).\n",

@@ -12,6 +12,7 @@ from torch import nn
 from algorithms.agent import source
 from algorithms.diffusion.normalizer import make_normalizer
 from algorithms.networks import mlp
+from algorithms.optim import adam
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class InverseDynamics(nn.Module):
         self.net = mlp((config.history + 2) * obs_dim, 2 * act_dim, config.hidden, dropout=config.dropout)
         self.action_normalizer = (make_normalizer(config.action_normalizer, actions) if config.action_normalizer
                                   else None)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.optimizer = adam(self.net.parameters(), config.lr)
         self.step = 0
 
     def forward(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from algorithms.agent import StateDictMixin, source
 from algorithms.buffer import Batch
 from algorithms.networks import DeterministicActor, GaussianActor, TwinQ, ValueNet, soft_update
+from algorithms.optim import adam
 
 CORL = "code: CORL algorithms/offline/iql.py + configs/offline/iql"
 CORL_MAX_TIMESTEPS = 1_000_000
@@ -56,9 +57,9 @@ class IQL(StateDictMixin):
         self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.value = ValueNet(obs_dim, config.hidden).to(self.device)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
-        self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
+        self.value_optimizer = adam(self.value.parameters(), config.value_lr)
         self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.actor_optimizer, total_steps if config.anneal_actor_lr_over_run else CORL_MAX_TIMESTEPS)
         self.step = 0

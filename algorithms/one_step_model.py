@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algorithms.agent import source
+from algorithms.optim import adam
 
 DWM_ONE_STEP = "paper: DWM sec. 6.6.2 (one-step baseline)"
 Policy = Callable[[torch.Tensor], torch.Tensor]  # raw states [B, obs] -> actions [B, act]
@@ -80,7 +81,7 @@ class OneStepModel(nn.Module):
         for name, value in zip(("input_mean", "input_std", "target_mean", "target_std"), (*input_stats, *target_stats)):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
         self.register_buffer("elite_members", torch.arange(config.elites))
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.lr)
+        self.optimizer = adam(self.parameters(), config.lr)
         self.step = 0
 
     def forward(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from algorithms.agent import StateDictMixin, source
 from algorithms.buffer import Batch
 from algorithms.networks import DeterministicActor, TwinQ, soft_update
+from algorithms.optim import adam
 
 
 CORL = "code: CORL algorithms/offline/td3_bc.py + configs/offline/td3_bc"
@@ -41,9 +42,9 @@ class TD3BC(StateDictMixin):
         self.actor = DeterministicActor(obs_dim, act_dim, config.hidden, max_action).to(self.device)
         self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr)
         # One Adam over both heads equals CORL's two: Adam is elementwise and the heads share nothing.
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
         self.step = 0
 
     def target_values(self, states: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,10 @@ def test_ctrl_c_says_how_to_resume(capsys):
     assert interrupted() == 130 and "rerun the same command to continue" in capsys.readouterr().err
 
 
-def _result(spec: RunSpec, checksum="c" * 64, version=1):
+def _result(spec: RunSpec, checksum="c" * 64, version=None):
+    from benchmark.grid.methods import get_method
+
+    version = get_method(spec.method).version if version is None else version
     return {"run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
                     "profile": spec.profile, "source": spec.data.source, "method_version": version},
             "dataset": {"checksum": checksum}, "final_score": 1.0, "best_score": 1.0}

@@ -57,24 +57,6 @@ def test_state_windows_pad_past_the_episode_end():
     assert states[1, :, 0].tolist() == [4.0, 5.0, 5.5, 5.5] and weight[1].tolist() == [1, 1, 1, 0]
 
 
-@pytest.mark.parametrize("config, idm_config", [(DecisionDiffuserConfig(), DDInverseDynamicsConfig()),
-                                                (DDOfficialConfig(), DDOfficialInverseDynamicsConfig())],
-                         ids=["dd-dwm", "dd-official"])
-def test_action_latency(benchmark, config, idm_config):
-    """Seconds per environment step for 10 episodes at once (`--benchmark-enable` to time it)."""
-    official = isinstance(config, DDOfficialConfig)
-    if official and benchmark.disabled:
-        pytest.skip("the official preset's 200-step chain takes minutes per action on one CPU thread: "
-                    "run with --benchmark-enable to time it")
-    torch.set_num_threads(1)
-    dd = model(config, obs_dim=11)
-    idm = InverseDynamics(idm_config, 11, 3, actions=np.random.default_rng(0).uniform(-1, 1, (100, 3))).eval()
-    policy = DDPolicy(dd, idm, StateNormalizer.identity(11), torch.Generator().manual_seed(0))
-    observations = torch.randn(10, 11)
-    actions = benchmark.pedantic(policy, args=(observations,), rounds=1 if official else 5)
-    assert actions.shape == (10, 3)
-
-
 def test_dd_official_preset_has_the_official_codes_settings():
     from algorithms.diffusion.normalizer import EmpiricalCDF
 

@@ -118,3 +118,38 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert not target.exists() and list(target.parent.iterdir()) == []
     write_json_atomic(target, {"ok": 1})
     assert json.loads(target.read_text()) == {"ok": 1}
+
+
+def _speed_file(path, rates: dict[str, float], device="cpu"):
+    """A pytest-benchmark JSON as the speed suite writes it: mean seconds per call and what a call does."""
+    import json
+
+    benchmarks = [{"group": "g", "name": f"test_{name}", "stats": {"mean": 1 / rate, "rounds": 5},
+                   "extra_info": {"unit": "actions", "per_call": 1, "flops_per_call": 2e9 / rate * 10,
+                                  "device": device, "threads": 1, "torch": "2.13.0"}}
+                  for name, rate in rates.items()]
+    path.write_text(json.dumps({"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2},
+                                                 "python_version": "3.11"},
+                                "commit_info": {"id": "abc1234def"}, "datetime": "2026-11-30",
+                                "benchmarks": benchmarks}))
+    return path
+
+
+def test_performance_report_reproduces_the_inference_ratio_and_compares_files(tmp_path):
+    import re
+
+    from benchmark.reports.performance import main
+
+    rates = {"action_latency[dwm-td3bc]": 1000.0, "action_latency[dd]": 10.0, "evaluation": 1000.0,
+             "agent_update[td3bc]": 100.0}
+    before = _speed_file(tmp_path / "cpu-before.json", rates)
+    after = _speed_file(tmp_path / "cpu.json", rates | {"agent_update[td3bc]": 150.0})
+    out = tmp_path / "performance.md"
+    assert main([str(before), str(after), "--out", str(out)]) == 0
+    text = out.read_text()
+    # DWM: 1 ms per action + 1 ms per environment step = 2 s per 1000-step episode; DD: 100 + 1 ms -> 101 s
+    assert "| DD, DWM's re-run preset | 100.000 | 101.0 | 50.5x |" in text
+    assert re.search(r"\| agent_update\[td3bc\] +\| +100 \| +150 \| +1\.5 \|", text)  # before, after, ratio
+    assert "GPU figures: not yet measured" in text
+    assert (tmp_path / "figures" / "performance.png").is_file()
+    assert main([str(tmp_path / "missing.json"), "--out", str(out)]) == 2

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from algorithms.diffusion.gaussian import GaussianDiffusion
+from algorithms.optim import adam
 
 
 class DiffusionModel(nn.Module):
@@ -27,7 +28,7 @@ class DiffusionModel(nn.Module):
         self.ema = copy.deepcopy(denoiser).requires_grad_(False)
         self.diffusion = GaussianDiffusion(config.diffusion_steps, config.predict_epsilon, config.clip_denoised,
                                            config.step_offset)
-        self.optimizer = torch.optim.Adam(self.denoiser.parameters(), lr=config.lr)
+        self.optimizer = adam(self.denoiser.parameters(), config.lr)
         self.ema_decay, self.ema_every, self.ema_start = config.ema_decay, config.ema_every, config.ema_start
         self.accumulation, self.step = config.gradient_accumulation, 0
 

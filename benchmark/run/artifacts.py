@@ -24,6 +24,7 @@ import torch
 from algorithms.decision_diffuser import DecisionDiffuser, DecisionDiffuserConfig, PlanBatch
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
 from algorithms.one_step_model import OneStepModel, OneStepModelConfig, Termination
+from algorithms.optim import OPTIMIZER
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig, WindowBatch
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
@@ -139,7 +140,7 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
              cache: Path, build, batches, loss_name: str, report: Report | None, **key_parts) -> tuple[Any, Artifact]:
     """The model `build()` makes, trained for `steps` on `batches(generator)` (update's arguments), cached."""
     key = content_key(kind=kind, config=dataclasses.asdict(config), steps=steps, seed=seed, data=data.checksum(),
-                      **key_parts)
+                      optimizer=OPTIMIZER, **key_parts)
 
     def train(checkpoint: TrainingCheckpoint):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -290,7 +291,7 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                              data.rewards[train_rows, None]], axis=1)
     stats = ((inputs.mean(0), inputs.std(0) + 1e-3), (deltas.mean(0), deltas.std(0) + 1e-3))
     key = content_key(kind="one_step_model", config=dataclasses.asdict(config), steps=steps, seed=seed,
-                      data=data.checksum(), trainer=ONE_STEP_TRAINER)
+                      data=data.checksum(), trainer=ONE_STEP_TRAINER, optimizer=OPTIMIZER)
 
     def build() -> OneStepModel:
         return OneStepModel(config, data.obs_dim, data.act_dim, *stats, is_terminal).to(device)
