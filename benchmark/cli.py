@@ -27,6 +27,7 @@ from benchmark.grid.hyperparams import resolve, table_rows
 from benchmark.launch.jobs import read_job
 from benchmark.grid.overrides import parse_set, read_config, validate, variant_name
 from benchmark.launch.launcher import launch
+from benchmark.launch.placement import place
 from benchmark.run.run_log import check_logger
 from benchmark.grid.methods import METHODS, get_method
 from benchmark.grid.profiles import PROFILES, get_profile
@@ -178,10 +179,10 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
           f"results in {args.results})", flush=True)
     if not todo:
         return 0
-    workers = args.workers or (1 if device != "cpu" else max(1, min(os.cpu_count() or 1, len(todo))))
+    placement = place(todo, device, os.cpu_count() or 1, args.workers)
     log_dir = args.logs or Path(args.results) / "logs" / f"{label}-{datetime.now():%Y%m%d-%H%M%S}"
-    print(f"job logs in {log_dir}", flush=True)
-    outcomes = launch(todo, args.results, log_dir, args.executor, workers, cluster,
+    print(f"{placement.note}; job logs in {log_dir}", flush=True)
+    outcomes = launch(placement.specs, args.results, log_dir, args.executor, placement.workers, cluster,
                       "quiet" if args.quiet else "auto", wait=not args.no_wait)
     if args.no_wait:
         follow = (f"`{status_command(args)}`" if hasattr(args, "suite") else

@@ -60,8 +60,10 @@ def cluster() -> argparse.ArgumentParser:
 def execution() -> argparse.ArgumentParser:
     """How runs are executed, shown and logged (with `cluster`'s options)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster()])
-    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; 1 on a GPU)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; on GPUs, as many "
+                                                     "as their free memory holds)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda (every visible GPU), cuda:N or auto (default "
+                                                         "cpu)")
     parser.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<command>-<time>)")
     parser.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
     parser.add_argument("--no-wait", action="store_true", help="slurm: submit the grid and return at once")

@@ -1,0 +1,34 @@
+"""How many runs go on a device at once, and which device each run gets."""
+
+import torch
+
+from benchmark.grid.runspec import RunSpec
+from benchmark.launch import placement
+from benchmark.launch.placement import GIB, place
+
+
+def specs(methods, n=4):
+    return [RunSpec("hopper-medium-v2", method, seed, "quick") for method in methods for seed in range(n)]
+
+
+def test_cpu_runs_one_per_core_unless_told():
+    grid = specs(["td3bc"], n=5)
+    assert place(grid, "cpu", cpu_count=2).workers == 2
+    assert place(grid[:1], "cpu", cpu_count=16).workers == 1
+    assert place(grid, "cpu", cpu_count=2, workers=3).workers == 3
+    assert {spec.device for spec in place(grid, "cpu", cpu_count=2).specs} == {"cpu"}
+
+
+def test_gpus_take_as_many_runs_as_their_free_memory_holds_spread_round_robin(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    free = {0: 10 * GIB, 1: 3.5 * GIB}
+    monkeypatch.setattr(placement, "gpu_free_bytes", lambda device: free[device.index])
+    model_free = place(specs(["td3bc"], n=20), "cuda", cpu_count=64)
+    assert model_free.workers == 10 + 3  # 1 GiB a model-free run
+    assert [s.device for s in model_free.specs[:4]] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    mixed = place(specs(["td3bc", "dawm-td3bc"]), "cuda", cpu_count=64)
+    assert mixed.workers == 2 + 1  # the most demanding method sets the room: 4 GiB a DAWM run
+    assert place(specs(["td3bc"], n=20), "cuda", cpu_count=4).workers == 4  # one core per run's environments
+    single = place(specs(["td3bc"]), "cuda:1", cpu_count=64)
+    assert single.workers == 3 and {s.device for s in single.specs} == {"cuda:1"}
+    assert place(specs(["dawm-td3bc"], n=1), "cuda:1", cpu_count=64).workers == 1  # never zero
