@@ -24,18 +24,22 @@ class Agent(Protocol):
 
 
 class StateDictMixin:
-    """state_dict / load_state_dict over the modules, optimisers and schedulers named in `checkpointed`."""
+    """state_dict / load_state_dict over the modules, optimisers and schedulers named in `checkpointed`, and
+    the agent's own random streams (`generators`, if it has any)."""
 
     checkpointed: ClassVar[tuple[str, ...]]
     step: int
 
     def state_dict(self) -> dict:
-        return {"step": self.step, **{name: getattr(self, name).state_dict() for name in self.checkpointed}}
+        return {"step": self.step, **{name: getattr(self, name).state_dict() for name in self.checkpointed},
+                "generators": [g.get_state() for g in getattr(self, "generators", [])]}
 
     def load_state_dict(self, state: dict) -> None:
         self.step = state["step"]
         for name in self.checkpointed:
             getattr(self, name).load_state_dict(state[name])
+        for generator, saved in zip(getattr(self, "generators", []), state["generators"]):
+            generator.set_state(saved)
 
 
 def source(text: str) -> dict:

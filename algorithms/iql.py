@@ -6,12 +6,12 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from algorithms.agent import StateDictMixin, source
 from algorithms.buffer import Batch
 from algorithms.networks import DeterministicActor, GaussianActor, TwinQ, ValueNet, soft_update
 from algorithms.optim import adam
+from algorithms.stacking import Stackable, batch_mean
 
 CORL = "code: CORL algorithms/offline/iql.py + configs/offline/iql"
 CORL_MAX_TIMESTEPS = 1_000_000
@@ -42,12 +42,13 @@ class IQLConfig:
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
     """mean(|expectile - 1[diff < 0]| * diff^2): an asymmetric L2 that fits an upper expectile."""
     weight = torch.abs(expectile - (diff < 0).float())
-    return (weight * diff.pow(2)).mean()
+    return batch_mean(weight * diff.pow(2))
 
 
-class IQL(StateDictMixin):
+class IQL(StateDictMixin, Stackable):
     checkpointed = ("actor", "critic", "critic_target", "value", "actor_optimizer", "critic_optimizer",
                     "value_optimizer", "actor_schedule")
+    networks = ("actor", "critic", "critic_target", "value")
 
     def __init__(self, config: IQLConfig, obs_dim: int, act_dim: int, device: torch.device | str,
                  total_steps: int, max_action: float = 1.0):
@@ -57,12 +58,15 @@ class IQL(StateDictMixin):
         self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
         self.critic_target = copy.deepcopy(self.critic)
         self.value = ValueNet(obs_dim, config.hidden).to(self.device)
-        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr)
-        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
-        self.value_optimizer = adam(self.value.parameters(), config.value_lr)
-        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.actor_optimizer, total_steps if config.anneal_actor_lr_over_run else CORL_MAX_TIMESTEPS)
+        self.schedule_steps = total_steps if config.anneal_actor_lr_over_run else CORL_MAX_TIMESTEPS
+        self.make_optimizers()
         self.step = 0
+
+    def make_optimizers(self) -> None:
+        self.actor_optimizer = adam(self.actor.parameters(), self.config.actor_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), self.config.critic_lr)
+        self.value_optimizer = adam(self.value.parameters(), self.config.value_lr)
+        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_optimizer, self.schedule_steps)
 
     def value_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Expectile regression of V(s) onto min_i Q'_i(s, a); also returns the advantage."""
@@ -83,7 +87,7 @@ class IQL(StateDictMixin):
             bc = (self.actor(batch.observations) - batch.actions).pow(2).sum(-1)
         else:
             bc = -self.actor(batch.observations).log_prob(batch.actions).sum(-1)
-        return (weight * bc).mean()
+        return batch_mean(weight * bc)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step; the log's scalars stay on the device (no host sync per step)."""
@@ -91,23 +95,23 @@ class IQL(StateDictMixin):
         targets = self.q_targets(batch)
         value_loss, advantage = self.value_loss(batch)
         self.value_optimizer.zero_grad(set_to_none=True)
-        value_loss.backward()
+        value_loss.sum().backward()  # one loss per stacked member: their sum backpropagates each unchanged
         self.value_optimizer.step()
 
         q1, q2 = self.critic(batch.observations, batch.actions)
-        critic_loss = (F.mse_loss(q1, targets) + F.mse_loss(q2, targets)) / 2
+        critic_loss = (batch_mean((q1 - targets).pow(2)) + batch_mean((q2 - targets).pow(2))) / 2
         self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
+        critic_loss.sum().backward()
         self.critic_optimizer.step()
         soft_update(self.critic_target, self.critic, self.config.tau)
 
         actor_loss = self.actor_loss(batch, advantage)
         self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        actor_loss.sum().backward()
         self.actor_optimizer.step()
         self.actor_schedule.step()
         return {"value_loss": value_loss.detach(), "critic_loss": critic_loss.detach(),
-                "actor_loss": actor_loss.detach(), "advantage": advantage.detach().mean()}
+                "actor_loss": actor_loss.detach(), "advantage": batch_mean(advantage.detach())}
 
     @torch.no_grad()
     def act(self, observations: torch.Tensor) -> torch.Tensor:

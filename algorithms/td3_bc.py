@@ -6,12 +6,12 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from algorithms.agent import StateDictMixin, source
 from algorithms.buffer import Batch
 from algorithms.networks import DeterministicActor, TwinQ, soft_update
 from algorithms.optim import adam
+from algorithms.stacking import Stackable, batch_mean
 
 
 CORL = "code: CORL algorithms/offline/td3_bc.py + configs/offline/td3_bc"
@@ -33,8 +33,9 @@ class TD3BCConfig:
     normalize_reward: bool = field(default=False, metadata=source(CORL))
 
 
-class TD3BC(StateDictMixin):
+class TD3BC(StateDictMixin, Stackable):
     checkpointed = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+    networks = ("actor", "critic", "actor_target", "critic_target")
 
     def __init__(self, config: TD3BCConfig, obs_dim: int, act_dim: int, device: torch.device | str,
                  total_steps: int, max_action: float = 1.0):
@@ -42,17 +43,28 @@ class TD3BC(StateDictMixin):
         self.actor = DeterministicActor(obs_dim, act_dim, config.hidden, max_action).to(self.device)
         self.critic = TwinQ(obs_dim, act_dim, config.hidden).to(self.device)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
-        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr)
-        # One Adam over both heads equals CORL's two: Adam is elementwise and the heads share nothing.
-        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
+        # target policy smoothing draws from its own stream, seeded from the run's initialisation stream
+        self.generators = [torch.Generator(self.device).manual_seed(int(torch.randint(2 ** 62, (1,))))]
+        self.make_optimizers()
         self.step = 0
+
+    def make_optimizers(self) -> None:
+        self.actor_optimizer = adam(self.actor.parameters(), self.config.actor_lr)
+        # One Adam over both heads equals CORL's two: Adam is elementwise and the heads share nothing.
+        self.critic_optimizer = adam(self.critic.parameters(), self.config.critic_lr)
+
+    def _noise(self, like: torch.Tensor) -> torch.Tensor:
+        """N(0, 1) shaped like `like`; stacked members each draw theirs from their own stream."""
+        if self.members == 1:
+            return torch.randn(like.shape, generator=self.generators[0], device=like.device)
+        return torch.stack([torch.randn(like.shape[1:], generator=g, device=like.device) for g in self.generators])
 
     def target_values(self, states: torch.Tensor) -> torch.Tensor:
         """min_i Q'_i(s, clip(pi'(s) + clipped noise)) for states [N, obs] -> [N]; no gradients."""
         c = self.config
         with torch.no_grad():
             action = self.actor_target(states)
-            noise = (torch.randn_like(action) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
+            noise = (self._noise(action) * c.policy_noise).clamp(-c.noise_clip, c.noise_clip)
             action = (action + noise * self.max_action).clamp(-self.max_action, self.max_action)
             return torch.min(*self.critic_target(states, action))
 
@@ -64,23 +76,23 @@ class TD3BC(StateDictMixin):
         """-lambda * Q(s, pi(s)) + ||pi(s) - a||^2 with lambda = alpha / mean|Q| (detached)."""
         pi = self.actor(batch.observations)
         q = self.critic(batch.observations, pi)[0]
-        lmbda = self.config.alpha / q.abs().mean().detach()
-        return -lmbda * q.mean() + F.mse_loss(pi, batch.actions), lmbda
+        lmbda = self.config.alpha / batch_mean(q.abs()).detach()
+        return -lmbda * batch_mean(q) + batch_mean((pi - batch.actions).pow(2), event_dims=1), lmbda
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step; the log's scalars stay on the device (no host sync per step)."""
         self.step += 1
         target = self.critic_target_values(batch)
         q1, q2 = self.critic(batch.observations, batch.actions)
-        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
+        critic_loss = batch_mean((q1 - target).pow(2)) + batch_mean((q2 - target).pow(2))
         self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
+        critic_loss.sum().backward()  # one loss per stacked member: their sum backpropagates each unchanged
         self.critic_optimizer.step()
-        log = {"critic_loss": critic_loss.detach(), "q1": q1.detach().mean()}
+        log = {"critic_loss": critic_loss.detach(), "q1": batch_mean(q1.detach())}
         if self.step % self.config.policy_freq == 0:
             actor_loss, lmbda = self.actor_loss(batch)
             self.actor_optimizer.zero_grad(set_to_none=True)
-            actor_loss.backward()
+            actor_loss.sum().backward()
             self.actor_optimizer.step()
             soft_update(self.critic_target, self.critic, self.config.tau)
             soft_update(self.actor_target, self.actor, self.config.tau)

@@ -28,6 +28,8 @@ from benchmark.launch.jobs import read_job
 from benchmark.grid.overrides import parse_set, read_config, validate, variant_name
 from benchmark.launch.launcher import launch
 from benchmark.launch.placement import place
+from benchmark.results import write_text_atomic
+from benchmark.run.stacked import groups as stacked_groups
 from benchmark.run.run_log import check_logger
 from benchmark.grid.methods import METHODS, get_method
 from benchmark.grid.profiles import PROFILES, get_profile
@@ -154,6 +156,10 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
         raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
     if args.log_every < 0:
         raise UsageError(f"--log-every {args.log_every}: give 0 (no losses, only evaluations) or more")
+    if getattr(args, "stack_seeds", False):
+        if args.executor != "local":
+            raise UsageError("--stack-seeds trains each group of seeds in this process: use --executor local")
+        stacked_groups(specs)  # refuses what cannot be stacked before anything runs
     if args.executor == "slurm" and shutil.which("sbatch") is None:
         raise UsageError("--executor slurm: SLURM is not installed here (no sbatch on PATH); use --executor local, "
                          "or run the command on a SLURM login node")
@@ -179,6 +185,8 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
           f"results in {args.results})", flush=True)
     if not todo:
         return 0
+    if getattr(args, "stack_seeds", False):
+        return run_stacked(todo, Path(args.results))
     placement = place(todo, device, os.cpu_count() or 1, args.workers)
     log_dir = args.logs or Path(args.results) / "logs" / f"{label}-{datetime.now():%Y%m%d-%H%M%S}"
     print(f"{placement.note}; job logs in {log_dir}", flush=True)
@@ -190,6 +198,37 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
         print(f"submitted {len(todo)} runs; follow them with {follow}")
         return None
     return sum(not o.ok for o in outcomes)
+
+
+def run_stacked(specs: list[RunSpec], results: Path) -> int:
+    """`--stack-seeds`: each group of seeds of one (task, method) as one stacked agent, one group after another
+    in this process; returns how many runs failed (a failed group leaves each member its traceback)."""
+    import traceback
+
+    from tqdm import tqdm
+
+    from benchmark.run.stacked import train_stacked
+
+    failed = 0
+    for group in stacked_groups(specs):
+        name = f"{group[0].task}/{group[0].arm} seeds {' '.join(str(s.seed) for s in group)}"
+        with tqdm(total=1, desc=name, unit="step", disable=not sys.stderr.isatty()) as bar:
+            def progress(step: int, total: int) -> None:
+                bar.total, bar.n = total, step
+                if step % 100 == 0 or step == total:
+                    bar.refresh()
+            try:
+                results_of = train_stacked(group, results, progress)
+            except Exception:
+                for spec in group:
+                    write_text_atomic(spec.failure_path(results), traceback.format_exc())
+                failed += len(group)
+                print(f"FAILED {name}: {traceback.format_exc().strip().splitlines()[-1]}", file=sys.stderr)
+                continue
+        for spec, result in zip(group, results_of):
+            spec.failure_path(results).unlink(missing_ok=True)
+            print(f"done   {spec.name}: final {result['final_score']:.1f}, best {result['best_score']:.1f}")
+    return failed
 
 
 def status_command(args: argparse.Namespace) -> str:
@@ -288,6 +327,9 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train and evaluate a grid of runs, then print its table",
                               allow_abbrev=False, parents=[_grid_options(), options.execution()])
+    run.add_argument("--stack-seeds", action="store_true",
+                     help="td3bc/iql: train the seeds of each (task, method) as one stacked network, each seed "
+                          "writing its own result file (fills a GPU; no checkpoints; not faster on a CPU)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the grid, what is done and what is left, and its cost in core-hours; run nothing")
     run.set_defaults(handler=command_run)

@@ -69,10 +69,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         tick = time.perf_counter()
         outcome = evaluate(setup.act, dataset.eval_env_id, task.env, seeds, device)
         timings["eval"] += time.perf_counter() - tick
-        return {"step": step, "score": outcome.mean_score, "score_std": float(outcome.scores.std()),
-                "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
-                "lengths": outcome.lengths.tolist(),
-                "train_log": {name: float(value) for name, value in train_log.items()}}
+        return evaluation_record(step, outcome, train_log)
 
     checkpoint = spec.checkpoint_path(results_dir)
     for path in (checkpoint, spec.result_path(results_dir)):
@@ -123,42 +120,61 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     finally:
         run_log.close()
     timings["total"] = time.perf_counter() - started
-    not_finite = [e["step"] for e in evaluations if not math.isfinite(e["score"])]
-    if not_finite:
-        raise FloatingPointError(f"{spec.name}: non-finite evaluation scores at steps {not_finite} (the training "
-                                 f"diverged or the data holds NaN); not recorded as a finished run")
-
-    result = {
-        "schema": 1,
-        "run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
-                "method_version": method.version, "profile": spec.profile,
-                "source": spec.data.source, "device": spec.device},
-        "config": resolved.to_dict(),
-        "config_sources": resolved.sources,
-        "artifacts": setup.artifacts,
-        "profile": dataclasses.asdict(profile),
-        "data_spec": dataclasses.asdict(spec.data),
-        "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,
-                    "transitions": data.size, "episodes": int(data.episode_ends.sum()),
-                    "eval_env": dataset.eval_env_id, "caveats": list(dataset.caveats)},
-        "normalizer": setup.normalizer.to_dict(),
-        "reward_scale": setup.reward_scale,
-        "inference": setup.inference(),
-        "eval_seeds": seeds,
-        "evaluations": evaluations,
-        "final_score": evaluations[-1]["score"],
-        "best_score": max(e["score"] for e in evaluations),
-        "wall_time_s": timings,
-        "resumed_at_steps": resumed_at,
-        "environment": code_and_machine,
-        "earlier_segments": earlier_segments,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    result = result_record(spec, resolved, profile, dataset, seeds, evaluations, timings, code_and_machine,
+                           {"artifacts": setup.artifacts, "normalizer": setup.normalizer.to_dict(),
+                            "reward_scale": setup.reward_scale, "inference": setup.inference()},
+                           resumed_at, earlier_segments)
     if weights := setup.final_weights():
         save_durably(weights, spec.weights_path(results_dir))
     write_json_atomic(spec.result_path(results_dir), result)
     checkpoint.unlink(missing_ok=True)
     return result
+
+
+def evaluation_record(step: int, outcome, train_log: dict) -> dict:
+    """One evaluation as result files hold it; reading the training log here is its only host sync."""
+    return {"step": step, "score": outcome.mean_score, "score_std": float(outcome.scores.std()),
+            "return": float(outcome.returns.mean()), "scores": outcome.scores.round(4).tolist(),
+            "lengths": outcome.lengths.tolist(),
+            "train_log": {name: float(value) for name, value in train_log.items()}}
+
+
+def result_record(spec: RunSpec, resolved, profile, dataset, eval_seed_list: list[int], evaluations: list[dict],
+                  timings: dict, code_and_machine: dict, setup_facts: dict, resumed_at: list[int] = (),
+                  earlier_segments: list[dict] = ()) -> dict:
+    """A finished run's result file (schema 1); refuses non-finite scores, which are never a finished run.
+    `setup_facts`: the pipeline's artifacts, normalizer, reward_scale and inference."""
+    not_finite = [e["step"] for e in evaluations if not math.isfinite(e["score"])]
+    if not_finite:
+        raise FloatingPointError(f"{spec.name}: non-finite evaluation scores at steps {not_finite} (the training "
+                                 f"diverged or the data holds NaN); not recorded as a finished run")
+    data = dataset.transitions
+    return {
+        "schema": 1,
+        "run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
+                "method_version": get_method(spec.method).version, "profile": spec.profile,
+                "source": spec.data.source, "device": spec.device},
+        "config": resolved.to_dict(),
+        "config_sources": resolved.sources,
+        "artifacts": setup_facts["artifacts"],
+        "profile": dataclasses.asdict(profile),
+        "data_spec": dataclasses.asdict(spec.data),
+        "dataset": {"id": dataset.dataset_id, "source": dataset.source, "checksum": dataset.checksum,
+                    "transitions": data.size, "episodes": int(data.episode_ends.sum()),
+                    "eval_env": dataset.eval_env_id, "caveats": list(dataset.caveats)},
+        "normalizer": setup_facts["normalizer"],
+        "reward_scale": setup_facts["reward_scale"],
+        "inference": setup_facts["inference"],
+        "eval_seeds": eval_seed_list,
+        "evaluations": evaluations,
+        "final_score": evaluations[-1]["score"],
+        "best_score": max(e["score"] for e in evaluations),
+        "wall_time_s": timings,
+        "resumed_at_steps": list(resumed_at),
+        "environment": code_and_machine,
+        "earlier_segments": list(earlier_segments),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _rng_states() -> dict:

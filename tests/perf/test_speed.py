@@ -120,3 +120,33 @@ def test_evaluation(benchmark, build_setup):
     record(benchmark, "evaluation", "environment steps", steps)
     outcome = benchmark.pedantic(lambda: evaluate(act, "Hopper-v5", "hopper", seeds, DEVICE), rounds=3)
     assert int(outcome.lengths.sum()) == steps and np.isfinite(outcome.scores).all()
+
+
+STACKED_SEEDS = 5
+
+
+@pytest.mark.parametrize("method", ["td3bc", "iql"])
+def test_stacked_update(benchmark, perf_data, method):
+    """Five seeds as one stacked agent (`run --stack-seeds`): member updates a second, to read against
+    agent_update (on a CPU about the same; on a GPU the point of stacking)."""
+    from algorithms.buffer import ReplayBuffer
+    from algorithms.stacking import stack_batches
+    from benchmark.run.pipelines import AGENTS
+
+    config = resolve(method, TASK).agent
+    normalize = StateNormalizer.fit(perf_data.observations)
+    buffer = ReplayBuffer(normalize(perf_data.observations), perf_data.actions, perf_data.rewards,
+                          normalize(perf_data.next_observations), perf_data.terminals, DEVICE)
+    members = []
+    for seed in range(STACKED_SEEDS):
+        torch.manual_seed(seed)
+        members.append(AGENTS[type(config)](config, perf_data.obs_dim, perf_data.act_dim, DEVICE, 1_000_000))
+    agent = type(members[0]).stack(members)
+    streams = [torch.Generator(DEVICE).manual_seed(seed) for seed in range(STACKED_SEEDS)]
+    update = synchronized(lambda: agent.update(stack_batches([buffer.sample(config.batch_size, g)
+                                                              for g in streams])))
+    for _ in range(2):
+        update()
+    record(benchmark, "agent update", "updates", STACKED_SEEDS, count_flops(lambda: (update(), update())) // 2)
+    log = benchmark.pedantic(update, rounds=UPDATE_ROUNDS // 2, warmup_rounds=2)
+    assert all(value.shape == (STACKED_SEEDS,) for value in log.values())
