@@ -1,5 +1,7 @@
 """The diffusion world model, the IDM, the rollout bank and DAWM's synthetic transitions on tiny data."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -224,3 +226,33 @@ def test_a_killed_training_phase_resumes_to_the_uninterrupted_weights(kind, tmp_
     if kind == "world_model":
         assert resumed.meta["resumed_at_step"] == 20
     assert not list((tmp_path / "cache").rglob(".*.training.pt"))  # removed once the entry is saved
+
+
+def test_snapshots_are_the_models_shorter_runs_end_with(tiny_hopper, tmp_path):
+    """A budget sweep trains once and keeps snapshots; each equals a run of that budget (same weights)."""
+    cpu = torch.device("cpu")
+    from benchmark.data import DataSpec, load_dataset
+    from benchmark.data.normalization import StateNormalizer
+    from benchmark.envs.tasks import parse_task
+    from benchmark.grid.hyperparams import resolve
+    from benchmark.run.artifacts import inverse_dynamics, one_step_model, snapshot, world_model
+
+    data = load_dataset(parse_task("hopper-tiny"), DataSpec()).transitions
+    configs = resolve("dawm-td3bc", "hopper-medium-v2").configs
+    one_step_config = dataclasses.replace(resolve("onestep-td3bc", "hopper-medium-v2").configs["world_model"],
+                                          validate_every=4, patience=100)
+    normalizer = StateNormalizer.fit(data.observations)
+    trainers = {
+        "world model": lambda steps, cache, **kw: world_model(data, configs["world_model"], steps, 0, cpu, cache,
+                                                              **kw),
+        "idm": lambda steps, cache, **kw: inverse_dynamics(data, normalizer, configs["idm"], steps, 0, cpu, cache,
+                                                           **kw),
+        "one-step": lambda steps, cache, **kw: one_step_model(data, one_step_config, steps, 0, cpu, cache, **kw)}
+    for name, train in trainers.items():
+        long, artifact = train(12, tmp_path / "sweep", snapshots=(4, 8))
+        for steps in (4, 8):
+            short, _ = train(steps, tmp_path / f"run-{steps}")
+            earlier = snapshot(long, artifact, steps)
+            for (key, a), (_, b) in zip(short.state_dict().items(), earlier.state_dict().items()):
+                assert torch.equal(a, b), f"{name}: {key} after {steps} steps"
+        assert not torch.equal(next(snapshot(long, artifact, 4).parameters()), next(long.parameters()))

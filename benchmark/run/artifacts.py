@@ -6,6 +6,7 @@ DWM-*, DAWM-* and the ablations train it once and share it; concurrent runs wait
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -63,8 +64,9 @@ def _sha256(path: Path) -> str:
 
 def _cached(folder: Path, train: Callable[[TrainingCheckpoint], tuple[dict, dict]], load: Callable[[Path], Any],
             steps: int) -> tuple[Any, Artifact]:
-    """The model of `folder` (weights.pt and meta.json), or train(checkpoint) -> (state_dict, meta) under a lock,
-    resumable from its training checkpoint (benchmark/run/resumable.py).
+    """The model of `folder` (weights.pt and meta.json), or train(checkpoint) -> (state_dict, meta[, files]) under
+    a lock, resumable from its training checkpoint (benchmark/run/resumable.py); `files` ({name: state}) are
+    saved beside the weights as <name>.pt (snapshots).
 
     An entry is written as one unit (a temporary folder renamed into place), so a kill never leaves half of
     one; an entry that cannot be read (an older half-written one, a damaged file) is set aside with a warning
@@ -79,12 +81,14 @@ def _cached(folder: Path, train: Callable[[TrainingCheckpoint], tuple[dict, dict
                 print(f"warning: cached model {folder} cannot be read ({type(error).__name__}: {error}); kept as "
                       f"{kept}, training it again", file=sys.stderr)
         checkpoint = TrainingCheckpoint(folder.with_name(f".{folder.name}.training.pt"), steps)
-        state, meta = train(checkpoint)
+        state, meta, *extra_files = train(checkpoint)
         temporary = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(temporary, ignore_errors=True)
         try:
             temporary.mkdir(parents=True)
             save_durably(state, temporary / "weights.pt")
+            for name, content in (extra_files[0] if extra_files else {}).items():
+                save_durably(content, temporary / f"{name}.pt")
             write_json_atomic(temporary / "meta.json", meta)
             os.replace(temporary, folder)
         finally:
@@ -114,6 +118,16 @@ def conditioning_rtg(data: Transitions, config: DiffusionWorldModelConfig) -> np
     return rtg / config.rtg_scale
 
 
+def snapshot(model: torch.nn.Module, artifact: Artifact, step: int) -> torch.nn.Module:
+    """The model as it was after `step` steps of the training that made `artifact` (trained with snapshots)."""
+    path = artifact.path.parent / f"snapshot-{step}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: train with snapshots=({step}, ...) to keep it")
+    earlier = copy.deepcopy(model)
+    earlier.load_state_dict(torch.load(path, map_location=next(model.parameters()).device, weights_only=True))
+    return earlier.eval()
+
+
 def artifact_summary(artifact: Artifact) -> dict:
     """What a result file records about an artefact it used."""
     meta = artifact.meta
@@ -137,8 +151,14 @@ def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device:
 
 
 def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int, seed: int, device: torch.device,
-             cache: Path, build, batches, loss_name: str, report: Report | None, **key_parts) -> tuple[Any, Artifact]:
-    """The model `build()` makes, trained for `steps` on `batches(generator)` (update's arguments), cached."""
+             cache: Path, build, batches, loss_name: str, report: Report | None, snapshots: tuple[int, ...] = (),
+             **key_parts) -> tuple[Any, Artifact]:
+    """The model `build()` makes, trained for `steps` on `batches(generator)` (update's arguments), cached.
+
+    `snapshots`: steps at which the weights are also kept (snapshot-<step>.pt beside weights.pt): the model a
+    run of that many steps would end with, since nothing in training depends on the total (budget sweeps)."""
+    if snapshots:
+        key_parts["snapshots"] = sorted(snapshots)
     key = content_key(kind=kind, config=dataclasses.asdict(config), steps=steps, seed=seed, data=data.checksum(),
                       optimizer=OPTIMIZER, **key_parts)
 
@@ -154,6 +174,8 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
         started = time.perf_counter() - extra["seconds"]
         for step in range(start + 1, steps + 1):
             loss = model.update(*next_batch(generator))[loss_name]
+            if step in snapshots:
+                extra.setdefault("snapshots", {})[step] = {k: v.clone() for k, v in model.state_dict().items()}
             if step % max(1, steps // 100) == 0:  # read on the host at this cadence only
                 extra["losses"].append([step, float(loss)])
                 if report is not None:
@@ -163,7 +185,8 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
         meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps, "seed": seed,
                 "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
                 "resumed_at_step": start or None, "loss_curve": extra["losses"]}
-        return model.state_dict(), meta
+        return model.state_dict(), meta, {f"snapshot-{step}": state
+                                          for step, state in extra.get("snapshots", {}).items()}
 
     return _cached(Path(cache) / folder_name / key, train, lambda path: _loaded(build(), path, device), steps)
 
@@ -173,13 +196,15 @@ def _rows(data: Transitions, batch_size: int, generator: torch.Generator, device
 
 
 def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int, seed: int, device: torch.device,
-                cache: Path, report: Report | None = None) -> tuple[DiffusionWorldModel, Artifact]:
+                cache: Path, report: Report | None = None, snapshots: tuple[int, ...] = (),
+                ) -> tuple[DiffusionWorldModel, Artifact]:
     def build() -> DiffusionWorldModel:
         rows = np.concatenate([data.observations, data.rewards[:, None]], axis=1)
         return DiffusionWorldModel(config, data.obs_dim, data.act_dim, rows).to(device)
 
     return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build,
-                    lambda: world_model_batches(data, config, device), "loss", report, trainer=WORLD_MODEL_TRAINER)
+                    lambda: world_model_batches(data, config, device), "loss", report, snapshots,
+                    trainer=WORLD_MODEL_TRAINER)
 
 
 def world_model_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device,
@@ -208,7 +233,7 @@ def _normalizer_key(normalizer: StateNormalizer | torch.nn.Module) -> str:
 
 def inverse_dynamics(data: Transitions, normalizer: StateNormalizer | torch.nn.Module, config: InverseDynamicsConfig,
                      steps: int, seed: int, device: torch.device, cache: Path, report: Report | None = None,
-                     ) -> tuple[InverseDynamics, Artifact]:
+                     snapshots: tuple[int, ...] = ()) -> tuple[InverseDynamics, Artifact]:
     """`normalizer` maps raw states (tensors) to the IDM's inputs: the agent's z-score, or a plan model's own."""
     def build() -> InverseDynamics:
         return InverseDynamics(config, data.obs_dim, data.act_dim, actions=data.actions).to(device)
@@ -226,7 +251,7 @@ def inverse_dynamics(data: Transitions, normalizer: StateNormalizer | torch.nn.M
         return next_batch
 
     return _trained("inverse_dynamics", "inverse_dynamics", config, data, steps, seed, device, cache, build, batches,
-                    config.objective, report, normalizer=_normalizer_key(normalizer))
+                    config.objective, report, snapshots, normalizer=_normalizer_key(normalizer))
 
 
 class StateWindows:
@@ -278,11 +303,14 @@ def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: 
 
 def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, seed: int, device: torch.device,
                    cache: Path, is_terminal: Termination | None = None, report: Report | None = None,
-                   ) -> tuple[OneStepModel, Artifact]:
+                   snapshots: tuple[int, ...] = ()) -> tuple[OneStepModel, Artifact]:
     """Trained as MOPO's and MBPO's dynamics models are: min(20%, 1000) shuffled transitions are held out and
     never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain), and
     training stops after `patience` validations without one (or at `steps`). The elites are the members with
-    the lowest hold-out error."""
+    the lowest hold-out error. `snapshots` (multiples of `validate_every`) keep the model a run of that many
+    steps would end with, as `_trained` does."""
+    if any(step % config.validate_every for step in snapshots):
+        raise ValueError(f"snapshot steps must be multiples of validate_every ({config.validate_every})")
     order = np.random.default_rng(seed).permutation(data.size)
     n_holdout = max(1, min(int(config.holdout_fraction * data.size), config.max_holdout))
     holdout, train_rows = order[:n_holdout], order[n_holdout:]
@@ -291,7 +319,8 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                              data.rewards[train_rows, None]], axis=1)
     stats = ((inputs.mean(0), inputs.std(0) + 1e-3), (deltas.mean(0), deltas.std(0) + 1e-3))
     key = content_key(kind="one_step_model", config=dataclasses.asdict(config), steps=steps, seed=seed,
-                      data=data.checksum(), trainer=ONE_STEP_TRAINER, optimizer=OPTIMIZER)
+                      data=data.checksum(), trainer=ONE_STEP_TRAINER, optimizer=OPTIMIZER,
+                      **({"snapshots": sorted(snapshots)} if snapshots else {}))
 
     def build() -> OneStepModel:
         return OneStepModel(config, data.obs_dim, data.act_dim, *stats, is_terminal).to(device)
@@ -306,10 +335,15 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
             model, fitted, held = build(), tensors(train_rows), tensors(holdout)
             generator = torch.Generator(device).manual_seed(seed)
             best = model.holdout_mse(*held)
-            initial = {"losses": [], "seconds": 0.0, "best": best, "stale": 0,
+            initial = {"losses": [], "seconds": 0.0, "best": best, "stale": 0, "snapshots": {},
                        "best_state": {name: value.clone() for name, value in model.state_dict().items()}}
             step, extra = checkpoint.restore(model, generator) or (0, initial)
             losses, best_state, best, stale = extra["losses"], extra["best_state"], extra["best"], extra["stale"]
+            kept = extra.setdefault("snapshots", {})
+
+            def chosen() -> dict:  # what training would end with now: each member's best weights, the elites
+                return {**{name: value.clone() for name, value in best_state.items()},
+                        "elite_members": best.argsort()[: config.elites]}
             started = time.perf_counter() - extra["seconds"]
             while step < steps and stale < config.patience:
                 step += 1
@@ -325,17 +359,22 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                     best = torch.where(improved, error, best)
                     stale = 0 if improved.any() else stale + 1
                     losses.append([step, float(loss), best.min().item()])
+                    if step in snapshots:
+                        kept[step] = chosen()
                     if report is not None:
                         report(step, steps)
                 checkpoint.save(step, model, generator, {"losses": losses, "best_state": best_state, "best": best,
-                                                         "stale": stale, "seconds": time.perf_counter() - started})
+                                                         "stale": stale, "snapshots": kept,
+                                                         "seconds": time.perf_counter() - started})
+            for later in (s for s in snapshots if s not in kept):  # stopped early: later budgets end the same
+                kept[later] = chosen()
             model.load_state_dict(best_state)
             model.elite_members = best.argsort()[: config.elites]
             meta = {"key": key, "config": dataclasses.asdict(config), "steps": step, "max_steps": steps, "seed": seed,
                     "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
                     "holdout_transitions": n_holdout, "holdout_mse": best.tolist(),
                     "stopped_early": step < steps, "loss_curve": losses}
-            return model.state_dict(), meta
+            return model.state_dict(), meta, {f"snapshot-{step}": state for step, state in kept.items()}
 
     return _cached(Path(cache) / "one_step_models" / key, train_model, lambda path: _loaded(build(), path, device),
                    steps)
