@@ -16,7 +16,9 @@ import json
 import sys
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
+import seaborn as sns
 
 from ablations.analytic_sampler import share_near_a_mode
 from ablations.idm_accuracy import DEFAULT_MEASUREMENTS, load_measurements
@@ -26,7 +28,11 @@ from benchmark.errors import exit_2_on_usage_error
 from benchmark.reports.stats import MISSING
 from benchmark.results import write_text_atomic
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
 ARCHIVE = Path("results") / "archive" / "before-issue-13"
+BUDGET_MEASUREMENTS = Path("results") / "measurements" / "model_budget"
 TASKS = ("hopper-medium-v2", "walker2d-medium-v2", "halfcheetah-medium-v2")
 METRICS = {  # label -> (section, series, step, metric)
     "world model state RMSE (std), k=1": ("k_step", "diffusion world model", 1, "state_rmse"),
@@ -93,7 +99,55 @@ def measured_commits(folder: Path) -> str:
     return ", ".join(sorted(commits)) or "none yet"
 
 
-def report(archive: Path, measurements: Path, results: Path, out: Path) -> str:
+def budget_records(folder: Path, task: str) -> dict[int, pd.DataFrame]:
+    """budget -> the long-form records of `python -m ablations.model_budget` (seed 0, local data)."""
+    found = {}
+    for path in Path(folder).glob(f"local/{task}/seed0-*.json"):
+        content = json.loads(path.read_text())
+        found[content["run"]["budget"]] = pd.DataFrame(content["records"]).assign(
+            hours=content["wall_time_s"]["models_to_largest_budget"] / 3600)
+    return dict(sorted(found.items()))
+
+
+CURVES = ("world model state RMSE (std), k=1", "world model state RMSE (std), k=7",
+          "one-step model state RMSE (std), k=1", "one-step model state RMSE (std), k=7",
+          "IDM action MSE, real held-out transitions", "MuJoCo next-state RMSE (std) of generated transitions, h=1")
+
+
+def budget_section(folder: Path, figure_out: Path) -> list[str]:
+    """Model quality against training steps: a table per task and the curves (issue 13's budget knee)."""
+    lines = ["## Model quality against training steps (`python -m ablations.model_budget`)\n",
+             "One training run per model to the largest budget; each column is the snapshot a run of that many "
+             "steps ends with, measured on the held-out 5% of episodes (seed 0).\n"]
+    curves = []
+    for task in TASKS:
+        by_budget = budget_records(folder, task)
+        if not by_budget:
+            continue
+        table = pd.DataFrame([{"metric": label, **{f"{budget // 1000}k": _value(records, METRICS[label])
+                                                    for budget, records in by_budget.items()}}
+                              for label in METRICS])
+        hours = next(iter(by_budget.values()))["hours"].iloc[0]
+        lines += [f"### {task}\n", f"Training the three models to {max(by_budget) // 1000}k steps took "
+                  f"{hours:.1f} core-hours.\n", table.to_markdown(index=False), ""]
+        curves += [{"task": task, "steps": budget, "metric": label,
+                    "value": float(_value(records, METRICS[label]))}
+                   for budget, records in by_budget.items() for label in CURVES
+                   if _value(records, METRICS[label]) != MISSING]
+    if not curves:
+        return lines + [f"{MISSING}: not measured yet (`python -m ablations.model_budget`, on the rebuilt "
+                        f"datasets).\n"]
+    grid = sns.relplot(data=pd.DataFrame(curves), x="steps", y="value", hue="metric", col="task", kind="line",
+                       marker="o", height=3.4, facet_kws={"sharey": False})
+    grid.set(xscale="log", yscale="log", xlabel="training steps", ylabel="error")
+    figure_out.parent.mkdir(parents=True, exist_ok=True)
+    grid.figure.savefig(figure_out, dpi=120, bbox_inches="tight")
+    plt.close(grid.figure)
+    return lines + [f"![model quality against training steps](figures/{figure_out.name})\n"]
+
+
+def report(archive: Path, measurements: Path, results: Path, out: Path,
+           budgets: Path = BUDGET_MEASUREMENTS) -> str:
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
              "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
@@ -109,6 +163,7 @@ def report(archive: Path, measurements: Path, results: Path, out: Path) -> str:
         lines += [f"## {task}: world model, one-step model and IDM (held-out 5% of episodes)\n",
                   model_table(archive / "measurements" / "idm_accuracy", measurements, task).to_markdown(index=False),
                   ""]
+    lines += budget_section(budgets, out.parent / "figures" / "model_budget.png")
     lines += ["## Quick DWM-TD3BC and DAWM-TD3BC on hopper-medium, seed 0: final (best) normalised score\n",
               score_table(archive / "runs", results).to_markdown(index=False), "",
               f"{MISSING}: not measured yet (`python -m ablations.idm_accuracy --tasks hopper-medium-v2 "
@@ -127,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archive", type=Path, default=ARCHIVE)
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument("--budgets", type=Path, default=BUDGET_MEASUREMENTS,
+                        help="python -m ablations.model_budget's measurements")
     parser.add_argument("--out", type=Path, default=Path("results") / "model_quality.md")
     args = parser.parse_args(argv)
-    print(report(args.archive, args.measurements, args.results, args.out))
+    print(report(args.archive, args.measurements, args.results, args.out, args.budgets))
     return 0
 
 

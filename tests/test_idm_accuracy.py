@@ -159,3 +159,53 @@ def test_model_quality_report_before_and_after(tmp_path):
     assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–", "–"]  # variants not run
     assert row("5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
     assert row("dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
+
+
+def test_model_budget_measures_each_snapshot_once(tiny_hopper, tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    import ablations.model_budget as model_budget
+    from benchmark.data import DataSpec
+    from benchmark.grid.hyperparams import resolve
+
+    def quick_validation(method, task):  # the one-step model validates every 10 steps here, not every 1000
+        resolved = resolve(method, task)
+        if method == model_budget.ONE_STEP_METHOD:
+            resolved.configs["world_model"] = dataclasses.replace(resolved.configs["world_model"], validate_every=10)
+        return resolved
+
+    monkeypatch.setattr(model_budget, "resolve", quick_validation)
+    # the world model samples with its EMA weights, updated every 10 steps
+    spec = model_budget.BudgetSpec("hopper-tiny", 0, (10, 20), DataSpec(), starts=32, cache=str(tmp_path / "cache"))
+    written = model_budget.measure_budgets(spec, tmp_path / "out")
+    assert written == [spec.path(tmp_path / "out", 10), spec.path(tmp_path / "out", 20)]
+    first, second = (json.loads(path.read_text()) for path in written)
+    assert (first["run"]["budget"], second["run"]["budget"]) == (10, 20)
+    assert first["artifacts"]["world_model"]["steps"] == 20 and first["artifacts"]["world_model"]["snapshot"] == 10
+
+    def k1(content):
+        return next(r["value"] for r in content["records"] if r["section"] == "k_step" and r["step"] == 1
+                    and r["series"] == "diffusion world model" and r["metric"] == "state_rmse")
+    assert k1(first) != k1(second)  # two different models measured
+    assert model_budget.measure_budgets(spec, tmp_path / "out") == []  # done: nothing measured again
+    assert model_budget.main(["--profile", "quick"]) == 2
+
+
+def test_model_quality_draws_the_budget_curves_from_the_measurement_files(tmp_path):
+    import json
+    import re
+
+    from ablations.model_quality import budget_section
+
+    for budget, error in ((15_000, 0.4), (50_000, 0.2)):
+        path = tmp_path / "budgets" / "local" / "hopper-medium-v2" / f"seed0-{budget}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records = [{"section": "k_step", "series": "diffusion world model", "step": 1, "metric": "state_rmse",
+                    "value": error, "count": 10}]
+        path.write_text(json.dumps({"run": {"budget": budget}, "records": records,
+                                    "wall_time_s": {"models_to_largest_budget": 7200.0}}))
+    lines = "\n".join(budget_section(tmp_path / "budgets", tmp_path / "figures" / "model_budget.png"))
+    assert re.search(r"\| world model state RMSE \(std\), k=1 +\| 0\.4000 \| 0\.2000 \|", lines)
+    assert "took 2.0 core-hours" in lines and (tmp_path / "figures" / "model_budget.png").is_file()
+    assert "not measured yet" in "\n".join(budget_section(tmp_path / "none", tmp_path / "x.png"))
