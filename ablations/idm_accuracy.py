@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
 from ablations.reporting import finish_report
 from benchmark import options
-from benchmark.cli import data_spec
+from benchmark.cli import data_spec, single_device
 from benchmark.launch.cluster import load_cluster_profile
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.launch.launcher import make_executor
@@ -230,7 +230,8 @@ def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, clu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     parents=[options.selection(), options.cache(), options.cluster()])
+                                     parents=[options.selection(), options.cache(), options.cluster(),
+                                              options.device()])
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
     parser.add_argument("--world-model-variants", nargs="+", default=[],
@@ -243,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
-    specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache,
+    device = single_device(args.device)
+    specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache, device,
                           world_model_variant=variant)
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
     todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]

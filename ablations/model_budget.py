@@ -25,7 +25,7 @@ from ablations.idm_accuracy import tqdm_report
 from ablations.model_accuracy import (DIFFUSION_METHOD, HELD_OUT_FRACTION, ONE_STEP_METHOD, Models, Report,
                                       measure_models)
 from benchmark import options
-from benchmark.cli import data_spec
+from benchmark.cli import data_spec, single_device
 from benchmark.data import load_dataset
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.sources import DataSpec
@@ -126,7 +126,8 @@ def run_measurements(specs: list[BudgetSpec], out: Path, executor: str, cluster_
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.model_budget", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     parents=[options.selection(), options.cache(), options.cluster()])
+                                     parents=[options.selection(), options.cache(), options.cluster(),
+                                              options.device()])
     parser.add_argument("--budgets", nargs="+", type=int, default=list(DEFAULT_BUDGETS),
                         help="training steps to measure, multiples of 1000 (default 15000 50000 150000)")
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(seed < 0 for seed in args.seeds):
         raise UsageError("--seeds must be 0 or more")
     budgets = tuple(sorted(set(args.budgets)))
-    specs = [BudgetSpec(parse_task(task).name, seed, budgets, data_spec(args), args.starts, args.cache)
+    device = single_device(args.device)
+    specs = [BudgetSpec(parse_task(task).name, seed, budgets, data_spec(args), args.starts, args.cache, device)
              for task in args.tasks for seed in args.seeds]
     todo = [spec for spec in specs if not all(spec.path(args.measurements, b).is_file() for b in budgets)]
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")

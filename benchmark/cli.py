@@ -68,6 +68,12 @@ def _device(name: str) -> str:
     return name
 
 
+def single_device(name: str) -> str:
+    """A measurement's one device: `cuda` is the first GPU (runs spread over every GPU; a measurement does not)."""
+    device = _device(name)
+    return "cuda:0" if device == "cuda" else device
+
+
 def data_spec(args: argparse.Namespace) -> DataSpec:
     return DataSpec(args.source, args.download, args.hdf5_dir, args.clip_actions)
 

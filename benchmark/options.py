@@ -57,13 +57,19 @@ def cluster() -> argparse.ArgumentParser:
     return parser
 
 
-def execution() -> argparse.ArgumentParser:
-    """How runs are executed, shown and logged (with `cluster`'s options)."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster()])
-    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; on GPUs, as many "
-                                                     "as their free memory holds)")
+def device() -> argparse.ArgumentParser:
+    """Where the work runs."""
+    parser = _parent()
     parser.add_argument("--device", default="cpu", help="cpu, cuda (every visible GPU), cuda:N or auto (default "
                                                          "cpu)")
+    return parser
+
+
+def execution() -> argparse.ArgumentParser:
+    """How runs are executed, shown and logged (with `cluster`'s and `device`'s options)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster(), device()])
+    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; on GPUs, as many "
+                                                     "as their free memory holds)")
     parser.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<command>-<time>)")
     parser.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")
     parser.add_argument("--no-wait", action="store_true", help="slurm: submit the grid and return at once")

@@ -186,7 +186,7 @@ targets.
 """ if legacy else "") + f"""
 {_markdown(behaviour_rows(runs))}
 
-![SAC training curves: normalised scores, D4RL's medium band, the expert target and the chosen checkpoints](figures/sac_curves.png)
+![SAC curves: normalised scores, D4RL's medium band, the expert target, the chosen checkpoints](figures/sac_curves.png)
 
 ## Datasets
 

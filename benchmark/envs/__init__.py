@@ -1,1 +1,2 @@
-"""Environments: the task catalogue and its score constants, policy evaluation, the MuJoCo oracle and termination rules."""
+"""Environments: the task catalogue and its score constants, policy evaluation, the MuJoCo oracle and
+termination rules."""

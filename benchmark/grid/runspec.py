@@ -23,7 +23,7 @@ class RunSpec:
     variant: str = ""  # an ablation's name for `overrides`; it separates the run's files from the method's own
     overrides: tuple[tuple[str, str, object], ...] = ()  # (component, field, value) over the hyperparameter table
     override_source: str = ""  # where the overrides come from (default: "ablation: <variant>")
-    logger: str = "none"  # where scalars go besides the job's log: none, tensorboard or wandb (benchmark/run/run_log.py)
+    logger: str = "none"  # where scalars go besides the job's log: none, tensorboard, wandb (run/run_log.py)
     log_every: int = 1000  # agent steps between logged training losses (0: none)
 
     @property
