@@ -89,9 +89,10 @@ class DDOfficialInverseDynamicsConfig(DDInverseDynamicsConfig):
 
 @dataclass(frozen=True)
 class PlanBatch:
-    states: torch.Tensor  # [B, H, obs] raw, s_t first
+    states: torch.Tensor | None  # [B, H, obs] raw, s_t first (None when x0 holds them normalised)
     weight: torch.Tensor  # [B, H] 1 where the state is known
     rtg: torch.Tensor  # [B] normalised return-to-go at s_t
+    x0: torch.Tensor | None = None  # [B, H, obs] the states normalised from tables encoded once (training)
 
 
 class DecisionDiffuser(DiffusionModel):
@@ -109,7 +110,7 @@ class DecisionDiffuser(DiffusionModel):
         return fixed
 
     def loss(self, batch: PlanBatch) -> torch.Tensor:
-        x0 = self.normalizer(batch.states)
+        x0 = batch.x0 if batch.x0 is not None else self.normalizer(batch.states)
         drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout
         weight = batch.weight[..., None].expand_as(x0)
         return self.diffusion.training_loss(self.denoiser, x0, {"rtg": batch.rtg}, self._fixed(len(x0), x0.device),

@@ -7,7 +7,7 @@ a return-to-go, as DWM does: future states and rewards only, never future action
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 import torch
@@ -74,18 +74,21 @@ class DiffusionWorldModelConfig:
 
 @dataclass(frozen=True)
 class WindowBatch:
-    """Training windows in raw units: T states from s_t, the T rewards r_t..r_{t+T-1}, a_t and the RTG."""
+    """Training windows in raw units: T states from s_t, the T rewards r_t..r_{t+T-1}, a_t and the RTG (or, for
+    training, the states and rewards already normalised: x0)."""
 
-    states: torch.Tensor  # [B, T, obs]
-    rewards: torch.Tensor  # [B, T]
+    states: torch.Tensor | None  # [B, T, obs]
+    rewards: torch.Tensor | None  # [B, T]
     state_weight: torch.Tensor  # [B, T] 1 where the state is known (real, or exact absorbing padding)
     reward_weight: torch.Tensor  # [B, T]
     actions: torch.Tensor  # [B, act] a_t
     rtg: torch.Tensor  # [B], already divided by the environment's return scale
+    x0: torch.Tensor | None = None  # [B, T, obs + 1] states and rewards normalised once for all batches (training)
 
     def select(self, rows: torch.Tensor) -> WindowBatch:
         """The windows starting at `rows`, every field from the same rows."""
-        return WindowBatch(*(getattr(self, f.name)[rows] for f in fields(self)))
+        return WindowBatch(*(None if getattr(self, f.name) is None else getattr(self, f.name)[rows]
+                             for f in fields(self)))
 
 
 class DiffusionWorldModel(DiffusionModel):
@@ -113,8 +116,16 @@ class DiffusionWorldModel(DiffusionModel):
         fixed[:, 0, : self.obs_dim] = True
         return fixed
 
+    def encoded(self, windows: WindowBatch, chunk: int = 65_536) -> WindowBatch:
+        """The windows with their states and rewards normalised once (x0), the raw ones dropped: training
+        batches then skip the per-batch encoding (for the CDF normaliser, a search per value)."""
+        with torch.no_grad():
+            x0 = torch.cat([self._encode(windows.states[i: i + chunk], windows.rewards[i: i + chunk])
+                            for i in range(0, len(windows.states), chunk)])
+        return replace(windows, states=None, rewards=None, x0=x0)
+
     def loss(self, batch: WindowBatch) -> torch.Tensor:
-        x0 = self._encode(batch.states, batch.rewards)
+        x0 = batch.x0 if batch.x0 is not None else self._encode(batch.states, batch.rewards)
         weight = torch.cat([batch.state_weight[..., None].expand(-1, -1, self.obs_dim),
                             batch.reward_weight[..., None]], dim=-1)
         drop = torch.rand(len(x0), device=x0.device) < self.config.condition_dropout

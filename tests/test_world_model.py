@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from algorithms.inverse_dynamics import InverseDynamics, InverseDynamicsConfig
-from algorithms.world_model import DiffusionWorldModelConfig
+from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig
 from benchmark.run.artifacts import idm_contexts, window_batches, world_model, world_model_batches
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
@@ -47,16 +47,41 @@ def test_world_model_samples_the_interface_shapes(tmp_path):
     assert same.sha256 == artifact.sha256  # cached, not retrained
 
 
+def _model(data: Transitions, config: DiffusionWorldModelConfig = CONFIG) -> DiffusionWorldModel:
+    rows = np.concatenate([data.observations, data.rewards[:, None]], axis=1)
+    return DiffusionWorldModel(config, data.obs_dim, data.act_dim, rows)
+
+
 def test_world_model_batches_take_every_field_from_the_same_rows():
     data = episode_data(n=200)
-    (batch,) = world_model_batches(data, CONFIG, torch.device("cpu"))(torch.Generator().manual_seed(0))
-    rows = [int(np.flatnonzero((data.observations == s.numpy()).all(1))[0]) for s in batch.states[:, 0]]
+    model = _model(data)
+    (batch,) = world_model_batches(data, CONFIG, torch.device("cpu"), model)(torch.Generator().manual_seed(0))
+    rows = [int(np.flatnonzero((data.actions == a.numpy()).all(1))[0]) for a in batch.actions]  # actions are raw
     assert len(set(rows)) > 1
-    assert np.array_equal(batch.actions.numpy(), data.actions[rows])  # a_t of the window's s_t
-    assert np.array_equal(batch.rewards[:, 0].numpy(), data.rewards[rows])  # r_t
-    assert np.array_equal(batch.states[:, 1].numpy(), data.next_observations[rows])  # s_{t+1}
+    states, rewards = model._decode(batch.x0)  # the batch holds them normalised
+    np.testing.assert_allclose(rewards[:, 0].numpy(), data.rewards[rows], atol=1e-5)  # r_t
+    np.testing.assert_allclose(states[:, 0].numpy(), data.observations[rows], atol=1e-5)  # s_t
+    np.testing.assert_allclose(states[:, 1].numpy(), data.next_observations[rows], atol=1e-5)  # s_{t+1}
     rtg = data.returns_to_go(CONFIG.rtg_discount)[rows] / CONFIG.rtg_scale
     assert np.allclose(batch.rtg.numpy(), rtg, rtol=1e-6)
+
+
+@pytest.mark.parametrize("normalizer", ["zscore", "cdf"])
+def test_windows_normalised_once_train_exactly_as_per_batch_normalisation(normalizer):
+    """Training batches carry x0 encoded once for all windows; a batch's loss is the same, bit for bit."""
+    data, config = episode_data(n=200), dataclasses.replace(CONFIG, normalizer=normalizer)
+    model = _model(data, config)
+    raw = window_batches(data, config, torch.device("cpu"))
+    encoded = model.encoded(raw)
+    assert encoded.states is None and encoded.rewards is None
+    rows = torch.tensor([3, 17, 150, 42])
+    assert torch.equal(encoded.select(rows).x0, model._encode(raw.select(rows).states, raw.select(rows).rewards))
+
+    def loss(batch):
+        torch.manual_seed(0)
+        return model.loss(batch)
+
+    assert torch.equal(loss(encoded.select(rows)), loss(raw.select(rows)))
 
 
 def test_every_reward_of_the_window_is_modelled_including_the_last(tmp_path):

@@ -58,7 +58,7 @@ class GaussianDiffusion(nn.Module):
                       weight: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
         steps = torch.randint(1, self.n_steps + 1, (len(x0),), device=x0.device)
         alpha_bar = self.alphas_cumprod[steps][:, None, None]
-        noise = torch.randn_like(x0)
+        noise = torch.randn(x0.shape, dtype=x0.dtype, device=x0.device)  # by shape: not x0's memory layout
         x_noisy = torch.where(fixed, x0, alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise)
         prediction = denoiser(x_noisy, steps + self.step_offset, condition, drop)
         target = noise if self.predict_epsilon else x0

@@ -58,5 +58,6 @@ def _split(batch, parts: int) -> list:
     """A dataclass of [B, ...] tensors as `parts` dataclasses of [B / parts, ...] tensors, in order."""
     if parts == 1:
         return [batch]
-    chunks = {f.name: getattr(batch, f.name).chunk(parts) for f in fields(batch)}
+    chunks = {f.name: getattr(batch, f.name).chunk(parts) for f in fields(batch)
+              if getattr(batch, f.name) is not None}
     return [replace(batch, **{name: chunk[i] for name, chunk in chunks.items()}) for i in range(parts)]

@@ -168,7 +168,8 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
 
     def train_seeded(checkpoint: TrainingCheckpoint):  # in a forked RNG: the same numbers, cached or not
         torch.manual_seed(seed)
-        model, next_batch = build(), batches()
+        model = build()
+        next_batch = batches(model)
         generator = torch.Generator(device).manual_seed(seed)
         start, extra = checkpoint.restore(model, generator) or (0, {"losses": [], "seconds": 0.0})
         started = time.perf_counter() - extra["seconds"]
@@ -203,14 +204,15 @@ def world_model(data: Transitions, config: DiffusionWorldModelConfig, steps: int
         return DiffusionWorldModel(config, data.obs_dim, data.act_dim, rows).to(device)
 
     return _trained("world_model", "world_models", config, data, steps, seed, device, cache, build,
-                    lambda: world_model_batches(data, config, device), "loss", report, snapshots,
+                    lambda model: world_model_batches(data, config, device, model), "loss", report, snapshots,
                     trainer=WORLD_MODEL_TRAINER)
 
 
 def world_model_batches(data: Transitions, config: DiffusionWorldModelConfig, device: torch.device,
-                        ) -> Callable[[torch.Generator], tuple[WindowBatch]]:
-    """generator -> (a batch of windows at random rows,): the world model's update arguments."""
-    windows = window_batches(data, config, device)
+                        model: DiffusionWorldModel) -> Callable[[torch.Generator], tuple[WindowBatch]]:
+    """generator -> (a batch of windows at random rows,): the world model's update arguments, normalised once by
+    `model` for all batches."""
+    windows = model.encoded(window_batches(data, config, device))
     rows = config.batch_size * config.gradient_accumulation  # the micro-batches of one update
     return lambda generator: (windows.select(_rows(data, rows, generator, device)),)
 
@@ -238,7 +240,7 @@ def inverse_dynamics(data: Transitions, normalizer: StateNormalizer | torch.nn.M
     def build() -> InverseDynamics:
         return InverseDynamics(config, data.obs_dim, data.act_dim, actions=data.actions).to(device)
 
-    def batches():
+    def batches(model: InverseDynamics):
         history = data.observations[data.history_rows(config.history)]  # [N, m, obs]
         contexts = np.concatenate([history, data.observations[:, None], data.next_observations[:, None]], axis=1)
         with torch.no_grad():
@@ -261,13 +263,18 @@ class StateWindows:
     true terminal (the exact absorbing state) and unknown after a timeout.
     """
 
-    def __init__(self, data: Transitions, length: int, device: torch.device):
+    def __init__(self, data: Transitions, length: int, device: torch.device,
+                 encode: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        """`encode` (a model's normaliser) is applied to the state tables once: windows come out normalised."""
         starts, ends = data.episode_bounds()
         counts = ends - starts
         self.length = length
         self.observations = torch.as_tensor(data.observations, device=device)
         self.end = torch.as_tensor(np.repeat(ends, counts), device=device)  # [N] exclusive end row
         self.final = torch.as_tensor(data.next_observations[np.repeat(ends, counts) - 1], device=device)
+        if encode is not None:
+            with torch.no_grad():
+                self.observations, self.final = encode(self.observations), encode(self.final)
         self.terminal = torch.as_tensor(np.repeat(data.terminals[ends - 1], counts), device=device)
 
     def gather(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,14 +294,15 @@ def decision_diffuser(data: Transitions, config: DecisionDiffuserConfig, steps: 
     def build() -> DecisionDiffuser:
         return DecisionDiffuser(config, data.obs_dim, data.observations).to(device)
 
-    def batches():
-        windows = StateWindows(data, config.horizon, device)
+    def batches(model: DecisionDiffuser):
+        windows = StateWindows(data, config.horizon, device, model.normalizer)
         rtg = torch.as_tensor(data.returns_to_go(config.rtg_discount, config.terminal_penalty) / config.rtg_scale,
                               dtype=torch.float32, device=device)
 
         def next_batch(generator):
             rows = _rows(data, config.batch_size * config.gradient_accumulation, generator, device)
-            return (PlanBatch(*windows.gather(rows), rtg[rows]),)
+            x0, weight = windows.gather(rows)
+            return (PlanBatch(None, weight, rtg[rows], x0),)
         return next_batch
 
     return _trained("decision_diffuser", "decision_diffusers", config, data, steps, seed, device, cache, build,

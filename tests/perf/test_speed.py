@@ -52,7 +52,7 @@ def test_model_update(benchmark, models, perf_data, kind):
     model, generator = trained[kind], torch.Generator(DEVICE).manual_seed(0)
     config = model.config
     if kind == "world_model":
-        batches = world_model_batches(perf_data, config, DEVICE)
+        batches = world_model_batches(perf_data, config, DEVICE, model)
         update = synchronized(lambda: model.update(*batches(generator)))
     elif kind == "one_step":
         observations, actions, next_observations, rewards = (
