@@ -13,22 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import matplotlib
 import pandas as pd
 import seaborn as sns
 import torch
-from tqdm import tqdm
 
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
+from ablations.measurement_jobs import run_measurements
 from ablations.reporting import finish_report
 from benchmark import options
 from benchmark.cli import data_spec, single_device
-from benchmark.launch.cluster import load_cluster_profile
 from benchmark.errors import exit_2_on_usage_error
-from benchmark.launch.launcher import make_executor
 from benchmark.grid.profiles import get_profile
 from benchmark.results import write_json_atomic
 from benchmark.envs.tasks import parse_task
@@ -46,23 +43,6 @@ def measure_to_file(spec: AccuracySpec, path: Path, report: Report = lambda phas
     torch.set_num_threads(1)
     write_json_atomic(path, measure(spec, report))
     return str(path)
-
-
-def tqdm_report(label: str) -> Report:
-    """One progress bar per training phase of a model that is not cached yet."""
-    bars: dict[str, tqdm] = {}
-
-    def phase(name: str):
-        def update(step: int, total: int) -> None:
-            if name not in bars:
-                bars[name] = tqdm(total=total, desc=f"{label} [{name}]", unit="step")
-            bar = bars[name]
-            bar.n = step
-            bar.refresh()
-            if step == total:
-                bar.close()
-        return update
-    return phase
 
 
 def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = "",
@@ -210,22 +190,6 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
                          [idm_out, compounding_out],
                          None if records.empty else lambda: figures(records, idm_out, compounding_out))
 
-def run_measurements(specs: list[AccuracySpec], folder: Path, executor: str, cluster_profile: str) -> None:
-    if executor == "local":
-        for spec in specs:
-            measure_to_file(spec, spec.path(folder), tqdm_report(f"{spec.task}/seed{spec.seed}"))
-        return
-    log_dir = folder / "logs" / f"idm-accuracy-{datetime.now():%Y%m%d-%H%M%S}"
-    ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
-    with ex.batch():
-        jobs = [ex.submit(measure_to_file, spec, spec.path(folder)) for spec in specs]
-    for spec, job in zip(specs, jobs):
-        try:
-            print(f"done   {job.result()}")
-        except Exception as error:  # the traceback is in the job's log
-            print(f"FAILED {spec.task} seed {spec.seed}: {error} (log: {job.paths.stderr})", file=sys.stderr)
-
-
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
@@ -250,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
     todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
     if todo and not args.report_only:
-        run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
+        run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
+                         args.measurements, "idm-accuracy", args.executor, args.cluster_profile)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
     return 0
 

@@ -16,12 +16,11 @@ import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from ablations.idm_accuracy import tqdm_report
+from ablations.measurement_jobs import run_measurements
 from ablations.model_accuracy import (DIFFUSION_METHOD, HELD_OUT_FRACTION, ONE_STEP_METHOD, Models, Report,
                                       measure_models)
 from benchmark import options
@@ -33,8 +32,6 @@ from benchmark.envs.tasks import parse_task
 from benchmark.envs.termination import is_terminal
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
-from benchmark.launch.cluster import load_cluster_profile
-from benchmark.launch.launcher import make_executor
 from benchmark.provenance import environment
 from benchmark.results import write_json_atomic
 from benchmark.run.artifacts import (artifact_summary, inverse_dynamics, one_step_model, snapshot,
@@ -105,23 +102,6 @@ def measure_budgets(spec: BudgetSpec, out: Path, report: Report = lambda phase: 
     return written
 
 
-def run_measurements(specs: list[BudgetSpec], out: Path, executor: str, cluster_profile: str) -> None:
-    if executor == "local":
-        for spec in specs:
-            for path in measure_budgets(spec, out, tqdm_report(f"{spec.task}/seed{spec.seed}")):
-                print(f"done   {path}")
-        return
-    log_dir = out / "logs" / f"model-budget-{datetime.now():%Y%m%d-%H%M%S}"
-    ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
-    with ex.batch():
-        jobs = [ex.submit(measure_budgets, spec, out) for spec in specs]
-    for spec, job in zip(specs, jobs):
-        try:
-            print(f"done   {', '.join(map(str, job.result()))}")
-        except Exception as error:  # the traceback is in the job's log
-            print(f"FAILED {spec.task} seed {spec.seed}: {error} (log: {job.paths.stderr})", file=sys.stderr)
-
-
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.model_budget", description=__doc__, allow_abbrev=False,
@@ -148,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     todo = [spec for spec in specs if not all(spec.path(args.measurements, b).is_file() for b in budgets)]
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")
     if todo:
-        run_measurements(todo, args.measurements, args.executor, args.cluster_profile)
+        run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,
+                                                                                        report))),
+                         args.measurements, "model-budget", args.executor, args.cluster_profile)
     print("draw them with `python -m ablations.model_quality`")
     return 0
 
