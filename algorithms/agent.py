@@ -38,7 +38,7 @@ class StateDictMixin:
         self.step = state["step"]
         for name in self.checkpointed:
             getattr(self, name).load_state_dict(state[name])
-        for generator, saved in zip(getattr(self, "generators", []), state["generators"]):
+        for generator, saved in zip(getattr(self, "generators", []), state.get("generators", ())):
             generator.set_state(saved)
 
 
