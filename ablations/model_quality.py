@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ARCHIVE = Path("results") / "archive" / "before-issue-13"
 BUDGET_MEASUREMENTS = Path("results") / "measurements" / "model_budget"
+OLD_DATASETS = Path("results") / "archive" / "old-datasets"  # measurements of superseded datasets, this report's only
 TASKS = ("hopper-medium-v2", "walker2d-medium-v2", "halfcheetah-medium-v2")
 METRICS = {  # label -> (section, series, step, metric)
     "world model state RMSE (std), k=1": ("k_step", "diffusion world model", 1, "state_rmse"),
@@ -65,12 +66,22 @@ def _value(records: pd.DataFrame, key: tuple) -> str:
     return MISSING if rows.empty else f"{rows['value'].mean():.4f}"
 
 
-def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
+def _after(folders: list[Path], task: str, variant: str = "") -> pd.DataFrame:
+    """The first of `folders` holding today's code's measurement of (task, variant): the current ones, or those
+    of superseded datasets kept for this comparison (results/archive/old-datasets)."""
+    for folder in folders:
+        records = load_measurements(folder, "quick", [task], [0], variant=variant)
+        if not records.empty:
+            return records
+    return records
+
+
+def model_table(before: Path, after: list[Path], task: str) -> pd.DataFrame:
     columns = {"before": load_measurements(before, "quick", [task], [0]),
-               "after: default (z-score, x0)": load_measurements(after, "quick", [task], [0]),
-               "after: CDF, clipped, x0": load_measurements(after, "quick", [task], [0], variant="cdf"),
-               "after: z-score, epsilon": load_measurements(after, "quick", [task], [0], variant="eps"),
-               "after: CDF, clipped, epsilon": load_measurements(after, "quick", [task], [0], variant="cdf-eps")}
+               "after: default (z-score, x0)": _after(after, task),
+               "after: CDF, clipped, x0": _after(after, task, "cdf"),
+               "after: z-score, epsilon": _after(after, task, "eps"),
+               "after: CDF, clipped, epsilon": _after(after, task, "cdf-eps")}
     return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
                          for label, key in METRICS.items()])
 
@@ -151,17 +162,20 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
              "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
-             f"code of commits {measured_commits(measurements)} (what the measurement files record; later code "
-             "trains with fused Adam, which changes the numbers only by float rounding). Both measure the same "
-             "datasets where their checksums agree (the measurement files record them); the datasets themselves "
-             "are being rebuilt (results/datasets.md).\n",
+             f"code of commits {measured_commits(measurements)}, {measured_commits(OLD_DATASETS)} (what the "
+             "measurement files record; later code trains with fused Adam, which changes the numbers only by float "
+             "rounding). Both measure the same datasets, the 128-unit-recipe builds the measurement files' checksums "
+             "name: where those have been rebuilt (results/datasets.md), the after files are kept in "
+             "`results/archive/old-datasets/` for this comparison.\n",
              "## Sampler quality on a target with a known answer\n",
              "Share of 20,000 samples within 3 standard deviations of a mode of 0.5 N(-1, 0.1^2) + 0.5 N(1, 0.1^2), "
              "with the exact denoiser, K=5 training steps, temperature 0.5 (ablations/analytic_sampler.py).\n",
              sampler_table().to_markdown(index=False), ""]
     for task in TASKS:
         lines += [f"## {task}: world model, one-step model and IDM (held-out 5% of episodes)\n",
-                  model_table(archive / "measurements" / "idm_accuracy", measurements, task).to_markdown(index=False),
+                  model_table(archive / "measurements" / "idm_accuracy",
+                              [measurements, OLD_DATASETS / "measurements" / "idm_accuracy"], task
+                              ).to_markdown(index=False),
                   ""]
     lines += budget_section(budgets, out.parent / "figures" / "model_budget.png")
     lines += ["## Quick DWM-TD3BC and DAWM-TD3BC on hopper-medium, seed 0: final (best) normalised score\n",
