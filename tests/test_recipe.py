@@ -12,6 +12,7 @@ from benchmark.data.behaviour import (BehaviourRecipe, actor_path, file_sha256, 
 from benchmark.data.minari_io import read_transitions
 from benchmark.data.recipe import build_dataset, load_behaviour_run, replay_training_stream, rollout
 from benchmark.data.transitions import Transitions
+from benchmark.envs.tasks import normalized_score
 
 RECIPE = BehaviourRecipe(total_steps=1200, start_steps=400, checkpoint_every=200, eval_episodes=1,
                          resume_every=400)
@@ -165,11 +166,19 @@ def test_built_datasets(tiny_run, tmp_path, monkeypatch):
     assert (recipe["medium_step"], recipe["expert_step"]) == (run.medium_step, run.expert_step)
     assert recipe["checkpoint_sha256"][str(run.expert_step)] == file_sha256(actor_path(run.folder, run.expert_step))
     assert any(r.startswith("mujoco==") for r in metadata["requirements"])
-    # a 1200-step run meets neither target: each dataset records what it misses, for the reports to mark
-    assert [c.split(":")[0] for c in recipe["caveats"]] == ["medium policy off D4RL's level",
-                                                            "expert policy below the target 85"]
-    expert_caveats = minari.load_dataset(ids["expert"]).storage.metadata["dawm_bench"]["caveats"]
-    assert [c.split(":")[0] for c in expert_caveats] == ["expert policy below the target 85"]
+    # a 1200-step run meets neither target: each dataset records what it misses, its own score included
+    def caveats(name):
+        return [c.split(":")[0].split(",")[0] for c in
+                minari.load_dataset(ids[name]).storage.metadata["dawm_bench"]["caveats"]]
+
+    medium_score = normalized_score("hopper", data["medium"].episode_returns().mean())
+    expert_score = normalized_score("hopper", data["expert"].episode_returns().mean())
+    assert caveats("medium") == ["medium policy off D4RL's level", f"medium dataset scores {medium_score:.1f}"]
+    assert caveats("expert") == ["expert policy below the target 85", f"expert dataset scores {expert_score:.1f}"]
+    assert caveats("medium-expert") == ["medium policy off D4RL's level", "expert policy below the target 85",
+                                        f"medium dataset scores {medium_score:.1f}",
+                                        f"expert dataset scores {expert_score:.1f}"]
+    assert caveats("medium-replay") == ["medium policy off D4RL's level"]  # no score target of its own
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "b"))
     again = read_transitions(build_dataset("hopper", "medium-replay", run, n_transitions=300))
@@ -186,7 +195,7 @@ def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path,
     monkeypatch.setattr("benchmark.data.recipe.ROLLOUT_TRANSITIONS", 250)
     loaded = load_dataset(parse_task("hopper-medium-v2"), DataSpec("local"))
     assert loaded.dataset_id == "local/hopper/medium-v0" and loaded.transitions.size == 250
-    assert loaded.caveats == tuple(run.caveats("medium")) and len(loaded.caveats) == 1
+    assert loaded.caveats[0] == run.caveats("medium")[0] and loaded.caveats[1].startswith("medium dataset scores")
 
 
 def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):

@@ -35,10 +35,12 @@ def dataset_exists(dataset_id: str) -> bool:
     return (datasets_root() / dataset_id / "data" / "metadata.json").is_file()
 
 
-def dataset_caveats(dataset_id: str) -> tuple[str, ...]:
-    """Where a local dataset misses its recipe's targets, as its builder recorded (none for other datasets)."""
+def dataset_caveats(dataset_id: str) -> tuple[str, ...] | None:
+    """Where a local dataset misses its recipe's targets, as its builder recorded; None where it recorded
+    nothing (datasets from elsewhere, or built before builds recorded it)."""
     metadata = json.loads((datasets_root() / dataset_id / "data" / "metadata.json").read_text())
-    return tuple(metadata.get("dawm_bench", {}).get("caveats", ()))
+    caveats = metadata.get("dawm_bench", {}).get("caveats")
+    return None if caveats is None else tuple(caveats)
 
 
 def read_transitions(dataset_id: str) -> Transitions:

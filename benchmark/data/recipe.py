@@ -23,9 +23,9 @@ from algorithms.sac import TanhGaussianActor
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, BehaviourRecipe, SACConfig, Selection,
                                       actor_path, checkpoints_from_curve, file_sha256, load_actor, read_curve,
                                       replay_collection)
-from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_exists, local_dataset_id,
-                                      read_episodes, write_dataset)
-from benchmark.envs.tasks import ENVS
+from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_caveats, dataset_exists,
+                                      local_dataset_id, read_episodes, write_dataset)
+from benchmark.envs.tasks import ENVS, normalized_score
 
 RECIPE_DATASETS = ("medium", "medium-replay", "expert", "medium-expert")
 ROLLOUT_TRANSITIONS = 1_000_000
@@ -134,7 +134,27 @@ def replay_training_stream(run: BehaviourRun, n_steps: int, progress: bool = Fal
     return replay_collection(run.folder, run.env, run.recipe, run.resets, n_steps, progress)
 
 
-def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
+def built_caveats(run: BehaviourRun, name: str, episodes: list[Episode]) -> list[str]:
+    """The run's caveats for dataset `name`, and where the built dataset's own score misses its target: the
+    checkpoint's evaluation (a few episodes) only estimates what its 1M transitions score."""
+    found = run.caveats(name)
+    medium = run.row_at(run.medium_step)
+    if "stochastic_score" not in medium:  # the superseded recipe: not checked
+        return found
+    score = float(normalized_score(run.env, np.mean([episode.rewards.sum() for episode in episodes])))
+    level, tolerance = D4RL_MEDIUM_SCORE[run.env], run.recipe.medium_tolerance
+    if name == "medium" and abs(score - level) > tolerance:
+        found.append(f"medium dataset scores {score:.1f}, off D4RL's {level:.0f} ± {tolerance:.0f} (its checkpoint's "
+                     f"{run.recipe.eval_episodes}-episode evaluation: {medium['stochastic_score']:.1f})")
+    if name == "expert" and score < run.recipe.expert_target:
+        found.append(f"expert dataset scores {score:.1f}, below the target {run.recipe.expert_target:.0f}")
+    if name == "medium-expert":
+        for part in ("medium", "expert"):
+            found += [c for c in dataset_caveats(local_dataset_id(run.env, part)) or () if c not in found]
+    return found
+
+
+def _metadata(run: BehaviourRun, name: str, n_transitions: int, caveats: list[str]) -> dict:
     steps = {"medium": [run.medium_step], "expert": [run.expert_step],
              "medium-expert": [run.medium_step, run.expert_step],
              "medium-replay": list(range(run.recipe.start_steps, run.medium_step, run.recipe.checkpoint_every))}[name]
@@ -145,7 +165,7 @@ def _metadata(run: BehaviourRun, name: str, n_transitions: int) -> dict:
         "rollout_transitions": n_transitions, "rollout_envs": ROLLOUT_ENVS,
         "rollout_seeds": {k: v for k, v in ROLLOUT_SEEDS.items() if k in name},
         "checkpoint_sha256": {str(s): file_sha256(actor_path(run.folder, s)) for s in steps},
-        "caveats": run.caveats(name),
+        "caveats": caveats,
     }}
 
 
@@ -180,5 +200,5 @@ def build_dataset(env: str, name: str, run: BehaviourRun | None = None, progress
             write_dataset(target, episodes, info.gym_id, ref_min_score=info.ref_min_score,
                           ref_max_score=info.ref_max_score, algorithm_name="SAC (D4RL recipe)",
                           description=f"{DESCRIPTIONS[name]}; SAC on {info.gym_id}, see results/datasets.md",
-                          extra_metadata=_metadata(run, name, n_transitions))
+                          extra_metadata=_metadata(run, name, n_transitions, built_caveats(run, name, episodes)))
     return target

@@ -160,7 +160,7 @@ def load_dataset(task: Task, spec: DataSpec) -> Dataset:
         transitions = replace(transitions, actions=np.clip(transitions.actions, -MAX_ACTION, MAX_ACTION))
     validate_transitions(transitions, _origin(task, spec, dataset_id), task.info.obs_dim, task.info.act_dim,
                          _fix(task, spec))
-    caveats = dataset_caveats(dataset_id) if spec.source == "local" else ()
+    caveats = (dataset_caveats(dataset_id) or ()) if spec.source == "local" else ()
     return Dataset(transitions, dataset_id, spec.source, env_id, transitions.checksum(), caveats)
 
 
