@@ -18,7 +18,10 @@ def module_name(path: Path) -> str:
 
 
 def stage(module: str) -> str:
+    """A command's __main__ is an entry point, like the CLI: it may use every stage."""
     parts = module.split(".")
+    if parts[-1] == "__main__":
+        return "entry"
     if len(parts) == 1:
         return "utilities"
     if parts[1] in UTILITIES:

@@ -212,7 +212,7 @@ def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
 
 
 def test_card_regenerates_from_the_committed_behaviour_runs(tmp_path, monkeypatch):
-    from benchmark.data.card import write_card
+    from benchmark.reports.dataset_card import write_card
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
     text = write_card(tmp_path / "datasets.md").read_text()
@@ -254,7 +254,7 @@ def test_promote_replaces_the_committed_run_by_the_finished_one(tiny_run, tmp_pa
 
 
 def test_card_of_a_d4rl_recipe_run_says_which_targets_it_misses(tiny_run, tmp_path, monkeypatch):
-    from benchmark.data.card import write_card
+    from benchmark.reports.dataset_card import write_card
 
     run, _ = tiny_run
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
@@ -275,3 +275,22 @@ def test_a_rebuild_from_the_committed_checkpoints_reproduces_the_committed_check
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     rebuilt = read_transitions(build_dataset(env, "medium-replay"))
     assert (rebuilt.size, rebuilt.checksum()) == (replays[name]["transitions"], replays[name]["checksum"])
+
+
+def test_card_puts_the_sanity_runs_on_todays_data_beside_corl(tiny_run, tmp_path, monkeypatch):
+    import json
+
+    from benchmark.reports.dataset_card import write_card
+
+    run, _ = tiny_run
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
+    checksum = read_transitions(build_dataset("hopper", "medium", run, n_transitions=300)).checksum()
+    for method, dataset_checksum in (("td3bc", checksum), ("iql", "an older build")):
+        path = tmp_path / "runs" / "quick" / "local" / "hopper-medium-v2" / method / "seed0.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"dataset": {"checksum": dataset_checksum}, "final_score": 41.25,
+                                    "best_score": 50.0, "evaluations": [{"step": 100000}]}))
+    text = write_card(tmp_path / "datasets.md", run.folder.parent, tmp_path / "runs").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| hopper-medium-v2 ")]
+    assert "| TD3+BC " in row and "41.2 (50.0)" in row and row.endswith(" 60.4 |")
+    assert "| IQL " not in text  # its result was computed on another build of the data

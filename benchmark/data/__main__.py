@@ -9,7 +9,7 @@ from pathlib import Path
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, STAGING_DIR, BehaviourRecipe, promote_run, prune_checkpoints,
                                       train_behaviour)
 from benchmark.data.build import build_many
-from benchmark.data.card import write_card
+from benchmark.reports.dataset_card import write_card
 from benchmark.data.minari_io import datasets_root
 from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
 from benchmark.errors import UsageError, exit_2_on_usage_error

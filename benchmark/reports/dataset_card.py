@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,6 +13,8 @@ from benchmark.data.behaviour import BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, Behaviour
 from benchmark.data.minari_io import dataset_caveats, dataset_exists, local_dataset_id, read_transitions
 from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, BehaviourRun, load_behaviour_run
 from benchmark.envs.tasks import ENVS, normalized_score
+from benchmark.grid.methods import METHODS
+from benchmark.reports.paper_numbers import PAPER
 from benchmark.results import write_json_atomic, write_text_atomic
 
 # D4RL v2's datasets as issue 14 quotes them: transitions (machine-facts.md) and the normalised score of the
@@ -78,6 +81,32 @@ def dataset_rows(runs: dict[str, BehaviourRun]) -> list[dict]:
                 "on target": "yes" if not caveats_of(runs[env], name) else "**no** †",
                 "return mean": returns.mean(), "return std": returns.std(), "checksum": data.checksum(),
             })
+    return rows
+
+
+SANITY_METHODS = ("td3bc", "iql")
+
+
+def sanity_rows(results: Path) -> list[dict]:
+    """Quick TD3+BC and IQL, seed 0, on each medium task whose result was computed on today's dataset, beside
+    CORL's published scores on D4RL's own data (compared, never tuned to)."""
+    rows = []
+    for env in ENVS:
+        dataset_id, task = local_dataset_id(env, "medium"), f"{env}-medium-v2"
+        if not dataset_exists(dataset_id):
+            continue
+        data = read_transitions(dataset_id)
+        checksum, score = data.checksum(), float(normalized_score(env, data.episode_returns().mean()))
+        for method in SANITY_METHODS:
+            path = Path(results) / "quick" / "local" / task / method / "seed0.json"
+            result = json.loads(path.read_text()) if path.is_file() else None
+            if result is None or result["dataset"]["checksum"] != checksum:
+                continue
+            rows.append({"task": task, "method": METHODS[method].label, "dataset score": f"{score:.1f}",
+                         "D4RL dataset score": f"{D4RL_MEDIUM_SCORE[env]:.0f}",
+                         "ours: final (best)": f"{result['final_score']:.1f} ({result['best_score']:.1f})",
+                         "agent steps": result["evaluations"][-1]["step"],
+                         "CORL on D4RL": f"{PAPER[method].scores[task]:.1f}"})
     return rows
 
 
@@ -150,7 +179,7 @@ def write_checksums(rows: list[dict], out: Path) -> None:
                             for row in rows})
 
 
-def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR) -> Path:
+def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR, results: Path = Path("results") / "runs") -> Path:
     """datasets.md, its figure, and datasets.json (the checksums) beside it."""
     runs = load_runs(behaviour_dir)
     if not runs:
@@ -159,6 +188,7 @@ def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR) -> Path:
     plot_curves(runs, figure)
     recipe = BehaviourRecipe()
     caveats = _caveat_lines(runs)
+    sanity = sanity_rows(results)
     datasets = dataset_rows(runs)
     write_checksums(datasets, out.with_suffix(".json"))
     shown = [row | {"checksum": row["checksum"][:12]} for row in datasets]
@@ -210,6 +240,15 @@ checks a rebuild against).
 
 """ + ("\n".join(caveats) + "\n\nEvery report marks these tasks with † and repeats the reason under its table.\n"
        if caveats else "Every dataset meets its targets.\n") + f"""
+## Sanity: model-free agents on the medium datasets
+
+Quick profile (`python -m benchmark run --suite d4rl9 --tasks <env>-medium-v2 --methods td3bc iql --profile
+quick --seeds 0`), seed 0, beside CORL's scores on D4RL's own medium datasets (1M steps, 4 seeds:
+{PAPER['td3bc'].protocol}). Nothing was tuned to these numbers; read them with the datasets' own scores
+beside D4RL's and with the quick profile's 10x fewer steps in mind.
+
+{_markdown(sanity) if sanity else "Not run yet on today's datasets."}
+
 ## How these differ from D4RL's
 
 - gymnasium's v5 environments on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py: the same bodies and
