@@ -99,10 +99,10 @@ def score_table(before: Path, after: Path) -> pd.DataFrame:
                          for method in ("dwm-td3bc", "dawm-td3bc")])
 
 
-def measured_commits(folder: Path) -> str:
-    """The commits whose code made the measurement files under `folder` (each file records its own)."""
+def measured_commits(*folders: Path) -> str:
+    """The commits whose code made the measurement files under `folders` (each file records its own)."""
     commits = set()
-    for path in Path(folder).rglob("seed*.json"):
+    for path in (path for folder in folders for path in Path(folder).rglob("seed*.json")):
         try:
             commits.add(json.loads(path.read_text())["environment"]["git_commit"][:7])
         except (OSError, ValueError, KeyError, TypeError):
@@ -162,7 +162,7 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
              "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
-             f"code of commits {measured_commits(measurements)}, {measured_commits(OLD_DATASETS)} (what the "
+             f"code of commits {measured_commits(measurements, OLD_DATASETS)} (what the "
              "measurement files record; later code trains with fused Adam, which changes the numbers only by float "
              "rounding). Both measure the same datasets, the 128-unit-recipe builds the measurement files' checksums "
              "name: where those have been rebuilt (results/datasets.md), the after files are kept in "
