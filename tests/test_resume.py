@@ -57,3 +57,5 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tiny_hopper, tmp_pat
     assert not checkpoint.exists()
     assert comparable(resumed) == comparable(reference)
     assert json.loads(spec.result_path(killed).read_text())["evaluations"] == reference["evaluations"]
+    seconds = resumed["wall_time_s"]  # the whole run's, the killed segment included
+    assert seconds["total"] >= seconds["train"] + seconds["eval"]

@@ -75,6 +75,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
     for path in (checkpoint, spec.result_path(results_dir)):
         remove_temporaries(path)
     evaluations, last_log, score, start, resumed_at, earlier_segments = [], {}, None, 0, [], []
+    earlier_s = 0.0  # wall time of the interrupted segments, so `total` covers the whole run as train does
     state = _read_checkpoint(checkpoint)
     if state is not None:  # an interrupted run (time limit, preemption, kill): continue where it stopped
         setup.load_state(state["setup"])
@@ -82,6 +83,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         _set_rng_states(state["rng"])
         evaluations, last_log, start = state["evaluations"], state["last_log"], state["step"]
         timings["train"], timings["eval"] = state["train_s"], state["eval_s"]
+        earlier_s = state.get("total_s", 0.0)
         resumed_at = state["resumed_at"] + [start]
         earlier_segments = state["environments"]
         score = evaluations[-1]["score"] if evaluations else None
@@ -90,7 +92,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
         save_durably({
             "step": step, "setup": setup.state(), "generator": generator.get_state(), "rng": _rng_states(),
             "evaluations": evaluations, "last_log": last_log, "train_s": timings["train"],
-            "eval_s": timings["eval"], "resumed_at": resumed_at,
+            "eval_s": timings["eval"], "total_s": earlier_s + time.perf_counter() - started, "resumed_at": resumed_at,
             "environments": earlier_segments + [code_and_machine]}, checkpoint)
 
     run_log = RunLog(spec.name, spec.logger, results_dir, spec.result_path(results_dir), resolved.to_dict(), start)
@@ -119,7 +121,7 @@ def train_run(spec: RunSpec, results_dir: Path, progress: Progress | None = None
             run_log.scalars("eval", 0, {key: evaluations[-1][key] for key in ("score", "score_std", "return")})
     finally:
         run_log.close()
-    timings["total"] = time.perf_counter() - started
+    timings["total"] = earlier_s + time.perf_counter() - started
     result = result_record(spec, resolved, profile, dataset, seeds, evaluations, timings, code_and_machine,
                            {"artifacts": setup.artifacts, "normalizer": setup.normalizer.to_dict(),
                             "reward_scale": setup.reward_scale, "inference": setup.inference()},
