@@ -158,11 +158,11 @@ def budget_section(folder: Path, figure_out: Path) -> list[str]:
 
 
 def report(archive: Path, measurements: Path, results: Path, out: Path,
-           budgets: Path = BUDGET_MEASUREMENTS) -> str:
+           budgets: Path = BUDGET_MEASUREMENTS, old_datasets: Path = OLD_DATASETS) -> str:
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
              "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
-             f"code of commits {measured_commits(measurements, OLD_DATASETS)} (what the "
+             f"code of commits {measured_commits(measurements, old_datasets)} (what the "
              "measurement files record; later code trains with fused Adam, which changes the numbers only by float "
              "rounding). Both measure the same datasets, the 128-unit-recipe builds the measurement files' checksums "
              "name: where those have been rebuilt (results/datasets.md), the after files are kept in "
@@ -174,7 +174,7 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
     for task in TASKS:
         lines += [f"## {task}: world model, one-step model and IDM (held-out 5% of episodes)\n",
                   model_table(archive / "measurements" / "idm_accuracy",
-                              [measurements, OLD_DATASETS / "measurements" / "idm_accuracy"], task
+                              [measurements, old_datasets / "measurements" / "idm_accuracy"], task
                               ).to_markdown(index=False),
                   ""]
     lines += budget_section(budgets, out.parent / "figures" / "model_budget.png")

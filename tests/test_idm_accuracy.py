@@ -150,7 +150,8 @@ def test_model_quality_report_before_and_after(tmp_path):
     for record in measurement["records"]:
         record["value"] = 0.5 if record["metric"] == "state_rmse" else record["value"]
     (after / "seed0.json").write_text(json.dumps(measurement))
-    text = report(archive, tmp_path / "measurements", tmp_path / "runs", tmp_path / "model_quality.md")
+    text = report(archive, tmp_path / "measurements", tmp_path / "runs", tmp_path / "model_quality.md",
+                  tmp_path / "budgets", tmp_path / "old-datasets")
 
     def row(label: str) -> list[str]:
         line = next(line for line in text.splitlines() if line.startswith(f"| {label} "))
