@@ -87,22 +87,22 @@ def dataset_rows(runs: dict[str, BehaviourRun]) -> list[dict]:
 SANITY_METHODS = ("td3bc", "iql")
 
 
-def sanity_rows(results: Path) -> list[dict]:
-    """Quick TD3+BC and IQL, seed 0, on each medium task whose result was computed on today's dataset, beside
-    CORL's published scores on D4RL's own data (compared, never tuned to)."""
+def sanity_rows(datasets: list[dict], results: Path) -> list[dict]:
+    """Quick TD3+BC and IQL, seed 0, on each medium task whose result was computed on today's dataset (the
+    `dataset_rows` entry: its checksum and score), beside CORL's published scores on D4RL's own data
+    (compared, never tuned to)."""
     rows = []
-    for env in ENVS:
-        dataset_id, task = local_dataset_id(env, "medium"), f"{env}-medium-v2"
-        if not dataset_exists(dataset_id):
+    for dataset in datasets:
+        env, _, name = dataset["dataset"].partition("-")
+        if name != "medium":
             continue
-        data = read_transitions(dataset_id)
-        checksum, score = data.checksum(), float(normalized_score(env, data.episode_returns().mean()))
+        task = f"{env}-medium-v2"
         for method in SANITY_METHODS:
             path = Path(results) / "quick" / "local" / task / method / "seed0.json"
             result = json.loads(path.read_text()) if path.is_file() else None
-            if result is None or result["dataset"]["checksum"] != checksum:
+            if result is None or result["dataset"]["checksum"] != dataset["checksum"]:
                 continue
-            rows.append({"task": task, "method": METHODS[method].label, "dataset score": f"{score:.1f}",
+            rows.append({"task": task, "method": METHODS[method].label, "dataset score": f"{dataset['score']:.1f}",
                          "D4RL dataset score": f"{D4RL_MEDIUM_SCORE[env]:.0f}",
                          "ours: final (best)": f"{result['final_score']:.1f} ({result['best_score']:.1f})",
                          "agent steps": result["evaluations"][-1]["step"],
@@ -188,8 +188,8 @@ def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR, results: Path = P
     plot_curves(runs, figure)
     recipe = BehaviourRecipe()
     caveats = _caveat_lines(runs)
-    sanity = sanity_rows(results)
     datasets = dataset_rows(runs)
+    sanity = sanity_rows(datasets, results)
     write_checksums(datasets, out.with_suffix(".json"))
     shown = [row | {"checksum": row["checksum"][:12]} for row in datasets]
     legacy = [ENVS[env].gym_id for env, run in runs.items() if _legacy(run)]
