@@ -206,7 +206,7 @@ def test_pruning_keeps_what_the_datasets_need(tiny_run, tmp_path):
     run, _ = tiny_run
     folder = tmp_path / "hopper"
     shutil.copytree(run.folder, folder)
-    kept = prune_checkpoints(folder, "hopper", RECIPE)
+    kept = prune_checkpoints(folder, run.selection, RECIPE)
     assert kept == sorted({*range(RECIPE.start_steps, run.medium_step + 1, RECIPE.checkpoint_every), run.expert_step})
     assert sorted(int(p.stem.split("_")[1]) for p in (folder / "actors").glob("*.pt")) == kept
 
@@ -294,3 +294,65 @@ def test_card_puts_the_sanity_runs_on_todays_data_beside_corl(tiny_run, tmp_path
     (row,) = [line for line in text.splitlines() if line.startswith("| hopper-medium-v2 ")]
     assert "| TD3+BC " in row and "41.2 (50.0)" in row and row.endswith(" 60.4 |")
     assert "| IQL " not in text  # its result was computed on another build of the data
+
+
+def test_an_assessment_replaces_the_curves_scores_in_the_medium_choice():
+    recipe = BehaviourRecipe(start_steps=10, checkpoint_every=10, resume_every=10)
+    stochastic = [0.0, 10.0, 43.0, 60.0, 48.0, 46.0, 47.0, 95.0, 90.0, 88.0]
+    curve = _curve(stochastic, stochastic)
+    # over many episodes step 20 scores 52 and its neighbour 30 scores 47: both within 5 of hopper's 44, and
+    # closer than 40 (50; its neighbour 50 was not assessed, so 40 is not held)
+    chosen = select_checkpoints(curve, "hopper", recipe, {20: 52.0, 30: 47.0, 40: 50.0}, assessment_episodes=100)
+    assert (chosen.medium, chosen.medium_score, chosen.medium_episodes) == (30, 47.0, 100)
+    assert not chosen.medium_on_target  # 30's neighbour 40 (50) is off by 6
+    chosen = select_checkpoints(curve, "hopper", recipe, {20: 52.0, 30: 47.0, 40: 48.0}, assessment_episodes=100)
+    assert (chosen.medium, chosen.medium_on_target) == (30, True)  # 20 (off by 8) is not held; 30 is, by 40
+    # without an assessment, the curve's 10-episode scores decide, as before
+    assert select_checkpoints(curve, "hopper", recipe).medium_episodes == recipe.eval_episodes
+
+
+def test_near_ties_go_to_the_later_checkpoint():
+    recipe = BehaviourRecipe(start_steps=10, checkpoint_every=10, resume_every=10)
+    curve = _curve([0.0, 30.0, 30.0, 30.0, 95.0, 95.0], [0.0, 30.0, 30.0, 30.0, 95.0, 95.0])
+    # hopper's assessed candidates 10 and 30 lie 0.4 and 0.9 from 44, within MEDIUM_GAP_TIE (1) of each other
+    # (nothing holds: their neighbours are 20 points off): the later one, with the larger medium-replay
+    chosen = select_checkpoints(curve, "hopper", recipe, {10: 43.6, 20: 24.0, 30: 44.9}, assessment_episodes=100)
+    assert chosen.medium == 30
+    chosen = select_checkpoints(curve, "hopper", recipe, {10: 43.6, 20: 24.0, 30: 45.6}, assessment_episodes=100)
+    assert chosen.medium == 10  # 1.6 against 0.4: a real difference
+
+
+def test_medium_candidates_are_assessed_once_and_resume(tiny_run, tmp_path, monkeypatch):
+    import shutil
+
+    import benchmark.data.medium_choice as medium_choice
+
+    run, _ = tiny_run
+    folder = tmp_path / "hopper"
+    shutil.copytree(run.folder, folder)
+    actor_path(folder, 600).unlink()
+    monkeypatch.setattr(medium_choice, "ASSESSMENT_EPISODES", 3)
+    monkeypatch.setattr(medium_choice, "SCREEN_BAND", 1000.0)  # the tiny run is far from any D4RL level
+    # every checkpoint from the warm-up's end to the expert, and the one after each, if its actor exists
+    expected = [s for s in range(RECIPE.start_steps, run.expert_step + RECIPE.checkpoint_every + 1,
+                                 RECIPE.checkpoint_every) if s != 600 and s <= RECIPE.total_steps]
+    assert medium_choice.candidate_steps(list(run.curve), "hopper", RECIPE, folder) == expected
+    scores = medium_choice.assess_medium_candidates(folder, "hopper", RECIPE)
+    assert sorted(scores) == expected
+    rows = (folder / "medium_assessment.csv").read_text().splitlines()
+    assert rows[0] == "step,episodes,stochastic_score,stochastic_score_sem" and len(rows) == len(expected) + 1
+    assert all(row.split(",")[1] == "3" for row in rows[1:])
+    # an interrupted assessment resumes: the missing row is measured again, identically; the others are kept
+    (folder / "medium_assessment.csv").write_text("\n".join(rows[:-1]) + "\n")
+    monkeypatch.setattr(medium_choice, "evaluate", _counting(medium_choice.evaluate, calls := []))
+    assert medium_choice.assess_medium_candidates(folder, "hopper", RECIPE) == scores and len(calls) == 1
+    assert (folder / "medium_assessment.csv").read_text().splitlines() == rows
+    chosen = medium_choice.chosen_checkpoints(folder, "hopper", RECIPE)
+    assert chosen.medium_episodes == 3 and chosen.medium_score == scores[chosen.medium]
+
+
+def _counting(function, calls):
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+    return counted

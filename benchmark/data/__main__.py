@@ -1,4 +1,4 @@
-"""`python -m benchmark.data {build,train-behaviour,card}`: the project's own datasets."""
+"""`python -m benchmark.data {build,train-behaviour,assess-medium,promote,card}`: the project's own datasets."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, STAGING_DIR, BehaviourRecipe, promote_run, prune_checkpoints,
                                       train_behaviour)
 from benchmark.data.build import build_many
+from benchmark.data.medium_choice import ASSESSMENT_EPISODES, assess_medium_candidates, chosen_checkpoints
 from benchmark.reports.dataset_card import write_card
 from benchmark.data.minari_io import datasets_root
-from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available
+from benchmark.data.recipe import RECIPE_DATASETS, behaviour_run_available, load_behaviour_run
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.locks import file_lock
 from benchmark.envs.tasks import ENVS, TINY_DATASET
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", type=Path, default=STAGING_DIR,
                        help="runs go to OUT/<env> (default: benchmark/data/behaviour_staging); the committed runs "
                             "in benchmark/data/behaviour/ are never touched")
+    assess = commands.add_parser("assess-medium", help=f"evaluate the medium candidates of finished runs over "
+                                 f"{ASSESSMENT_EPISODES} episodes (train-behaviour does it before pruning)")
+    assess.add_argument("--env", nargs="+", required=True, choices=list(ENVS))
+    assess.add_argument("--behaviour-dir", type=Path, default=BEHAVIOUR_DIR,
+                        help="where the finished runs are (default: the committed ones in benchmark/data/behaviour)")
     card = commands.add_parser("card", help="write results/datasets.md and the SAC curves figure")
     card.add_argument("--out", type=Path, default=Path("results") / "datasets.md")
     card.add_argument("--behaviour-dir", type=Path, default=BEHAVIOUR_DIR,
@@ -59,8 +65,22 @@ def main(argv: list[str] | None = None) -> int:
                     raise UsageError(f"{env}: another process is training in {args.out / env}; wait for it, or stop "
                                      f"it first (it resumes from its last resume.pt)")
                 train_behaviour(env, recipe, args.out / env)
-            kept = prune_checkpoints(args.out / env, env, recipe)
+            assess_medium_candidates(args.out / env, env, recipe, progress=True)
+            kept = prune_checkpoints(args.out / env, chosen_checkpoints(args.out / env, env, recipe), recipe)
             print(f"{env}: kept {len(kept)} actor checkpoints (until medium, and the expert)")
+    elif args.command == "assess-medium":
+        for env in args.env:
+            if not (args.behaviour_dir / env / "run.json").is_file():
+                raise UsageError(f"no finished behaviour run for {env} in {args.behaviour_dir / env}")
+            before = load_behaviour_run(env, args.behaviour_dir / env)
+            assess_medium_candidates(before.folder, env, before.recipe, progress=True)
+            after = load_behaviour_run(env, before.folder).selection
+            print(f"{env}: medium {after.medium} (stochastic score {after.medium_score:.1f} over "
+                  f"{after.medium_episodes} episodes, {'held' if after.medium_on_target else 'NOT held'} within "
+                  f"±{before.recipe.medium_tolerance:.0f}); before this assessment: {before.selection.medium}")
+            if after.medium != before.selection.medium:
+                print(f"{env}: rebuild its medium datasets: delete them, then `python -m benchmark.data build --env "
+                      f"{env} --datasets medium medium-replay medium-expert`")
     elif args.command == "build":
         if args.workers < 1:
             raise UsageError(f"--workers {args.workers}: give 1 or more")

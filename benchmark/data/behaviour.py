@@ -41,6 +41,7 @@ STAGING_DIR = Path(__file__).resolve().parent / "behaviour_staging"
 # checkpoint must reproduce, within `medium_tolerance`.
 D4RL_MEDIUM_SCORE = {"halfcheetah": 40.0, "hopper": 44.0, "walker2d": 62.0}
 D4RL = "paper: D4RL (Fu et al., 2020), its v2 datasets"
+MEDIUM_GAP_TIE = 1.0  # score points; below the medium assessment's standard error (1-2 points over 100 episodes)
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,12 @@ class Selection:
     expert: int
     medium_on_target: bool  # within the tolerance of D4RL's medium level, and so is the next checkpoint
     expert_on_target: bool  # both scores of the expert reach the recipe's expert target
+    medium_score: float  # the stochastic score the medium was chosen by
+    medium_episodes: int  # over how many episodes
 
 
-def select_checkpoints(curve: list[dict], env_name: str, recipe: BehaviourRecipe) -> Selection:
+def select_checkpoints(curve: list[dict], env_name: str, recipe: BehaviourRecipe,
+                       assessment: dict[int, float] | None = None, assessment_episodes: int = 0) -> Selection:
     """D4RL's recipe with D4RL's own levels.
 
     - expert: the checkpoint whose worse score (deterministic policy, stochastic policy) is highest: the
@@ -166,22 +170,36 @@ def select_checkpoints(curve: list[dict], env_name: str, recipe: BehaviourRecipe
     - medium: among the checkpoints in charge of collection after the warm-up, the one whose stochastic score
       (what its dataset scores) is closest to D4RL's medium level and whose next checkpoint is within the
       tolerance too (one lucky evaluation is not a medium policy); failing that, the closest one, flagged.
+      Of checkpoints within MEDIUM_GAP_TIE of the closest, the latest.
+      The scores are `assessment`'s (step -> score over `assessment_episodes` episodes, medium_choice.py)
+      where it has any, else the curve's.
     """
     rows = [r for r in curve if r["step"] >= recipe.start_steps]
     if not rows:
         raise ValueError("no checkpoint after the random warm-up")
     expert = max(rows, key=lambda r: min(r["score"], r["stochastic_score"]))
     level, tolerance = D4RL_MEDIUM_SCORE[env_name], recipe.medium_tolerance
+    in_charge = [row["step"] for row in rows[:-1] if row["step"] <= expert["step"]] or [rows[0]["step"]]
+    scores = {row["step"]: row["stochastic_score"] for row in rows}
+    episodes = recipe.eval_episodes
+    if assessment and set(assessment) & set(in_charge):
+        scores, episodes = assessment, assessment_episodes
 
-    def gap(row: dict) -> float:
-        return abs(row["stochastic_score"] - level)
+    def gap(step: int) -> float:
+        return abs(scores[step] - level)
 
-    candidates = [row for row in rows[:-1] if row["step"] <= expert["step"]] or rows[:1]
-    held = [row for row, after in zip(rows, rows[1:]) if row in candidates and gap(row) <= tolerance
-            and gap(after) <= tolerance]
-    medium = min(held or candidates, key=gap)
-    return Selection(medium["step"], expert["step"], bool(held),
-                     min(expert["score"], expert["stochastic_score"]) >= recipe.expert_target)
+    candidates = [step for step in in_charge if step in scores]
+    after = recipe.checkpoint_every
+    held = [step for step in candidates if gap(step) <= tolerance and step + after in scores
+            and gap(step + after) <= tolerance]
+    pool = held or candidates
+    closest = min(gap(step) for step in pool)
+    # gaps this close are one within the noise of the measurement: the later checkpoint's medium-replay is larger,
+    # nearer D4RL's (202k-402k transitions)
+    medium = max(step for step in pool if gap(step) < closest + MEDIUM_GAP_TIE)
+    return Selection(medium, expert["step"], bool(held),
+                     min(expert["score"], expert["stochastic_score"]) >= recipe.expert_target,
+                     scores[medium], episodes)
 
 
 def select_legacy_checkpoints(steps: list[int], returns: list[float], start_steps: int) -> tuple[int, int]:
@@ -197,13 +215,14 @@ def select_legacy_checkpoints(steps: list[int], returns: list[float], start_step
     return (sustained[0] if sustained else expert_step), expert_step
 
 
-def checkpoints_from_curve(curve: list[dict], env_name: str, recipe: BehaviourRecipe) -> Selection:
-    """The medium and expert checkpoints of a run, from its evaluation curve."""
+def checkpoints_from_curve(curve: list[dict], env_name: str, recipe: BehaviourRecipe,
+                           assessment: dict[int, float] | None = None, assessment_episodes: int = 0) -> Selection:
+    """The medium and expert checkpoints of a run, from its evaluation curve (and medium assessment)."""
     if curve and "stochastic_score" in curve[0]:
-        return select_checkpoints(curve, env_name, recipe)
+        return select_checkpoints(curve, env_name, recipe, assessment, assessment_episodes)
     medium, expert = select_legacy_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
                                                recipe.start_steps)
-    return Selection(medium, expert, False, False)
+    return Selection(medium, expert, False, False, float("nan"), 0)
 
 
 def expert_target_held(curve: list[dict], recipe: BehaviourRecipe) -> bool:
@@ -212,10 +231,9 @@ def expert_target_held(curve: list[dict], recipe: BehaviourRecipe) -> bool:
     return len(last) == 2 and all(min(r["score"], r["stochastic_score"]) >= recipe.expert_target for r in last)
 
 
-def prune_checkpoints(folder: Path, env_name: str, recipe: BehaviourRecipe) -> list[int]:
+def prune_checkpoints(folder: Path, selection: Selection, recipe: BehaviourRecipe) -> list[int]:
     """Keep only the actors the datasets need: those in charge until medium, and the expert; returns them."""
-    chosen = checkpoints_from_curve(read_curve(folder), env_name, recipe)
-    keep = {*range(recipe.start_steps, chosen.medium + 1, recipe.checkpoint_every), chosen.expert}
+    keep = {*range(recipe.start_steps, selection.medium + 1, recipe.checkpoint_every), selection.expert}
     for path in (folder / "actors").glob("actor_*.pt"):
         if int(path.stem.split("_")[1]) not in keep:
             path.unlink()
@@ -223,6 +241,7 @@ def prune_checkpoints(folder: Path, env_name: str, recipe: BehaviourRecipe) -> l
 
 
 PROMOTED = ("run.json", "curve.csv", "actors")  # a finished run: its record, curve and pruned actors
+ASSESSMENT_FILE = "medium_assessment.csv"  # and, where measured, its medium candidates' scores (medium_choice.py)
 
 
 def promote_run(finished: Path, committed: Path) -> str:
@@ -237,8 +256,10 @@ def promote_run(finished: Path, committed: Path) -> str:
     for leftover in (incoming, outgoing):
         shutil.rmtree(leftover, ignore_errors=True)
     incoming.mkdir(parents=True)
-    for name in PROMOTED:
+    for name in (*PROMOTED, ASSESSMENT_FILE):
         source = finished / name
+        if name == ASSESSMENT_FILE and not source.is_file():
+            continue
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, incoming / name)
     if committed.exists():
         committed.rename(outgoing)

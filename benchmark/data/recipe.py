@@ -1,6 +1,7 @@
 """The D4RL recipe on our SAC runs: medium, medium-replay, expert and medium-expert, from committed checkpoints.
 
-- expert / medium: the checkpoints chosen by `checkpoints_from_curve` from the committed evaluation curve.
+- expert / medium: the checkpoints chosen from the committed evaluation curve and medium assessment
+  (`medium_choice.chosen_checkpoints`).
 - medium / expert datasets: 1M transitions of the policy's own stochastic actions (tanh-Gaussian samples),
   10 environments stepped together; the episodes still running at 1M are cut (truncated).
 - medium-replay: the training run's replay buffer up to the medium checkpoint, in insertion order,
@@ -21,8 +22,8 @@ from tqdm import tqdm
 
 from algorithms.sac import TanhGaussianActor
 from benchmark.data.behaviour import (BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, BehaviourRecipe, SACConfig, Selection,
-                                      actor_path, checkpoints_from_curve, file_sha256, load_actor, read_curve,
-                                      replay_collection)
+                                      actor_path, file_sha256, load_actor, read_curve, replay_collection)
+from benchmark.data.medium_choice import chosen_checkpoints
 from benchmark.data.minari_io import (Episode, EpisodeWriter, build_lock, dataset_caveats, dataset_exists,
                                       local_dataset_id, read_episodes, write_dataset)
 from benchmark.envs.tasks import ENVS, normalized_score
@@ -65,7 +66,8 @@ class BehaviourRun:
             return ["behaviour run of the superseded 128-unit recipe: not checked against D4RL's levels"]
         found = []
         if name != "expert" and not self.selection.medium_on_target:
-            found.append(f"medium policy off D4RL's level: stochastic score {medium['stochastic_score']:.1f} at step "
+            found.append(f"medium policy off D4RL's level: stochastic score {self.selection.medium_score:.1f} over "
+                         f"{self.selection.medium_episodes} episodes at step "
                          f"{self.medium_step}, target {D4RL_MEDIUM_SCORE[self.env]:.0f} ± "
                          f"{self.recipe.medium_tolerance:.0f} at two consecutive checkpoints")
         if name in ("expert", "medium-expert") and not self.selection.expert_on_target:
@@ -89,7 +91,7 @@ def load_behaviour_run(env: str, folder: Path | None = None) -> BehaviourRun:
     recipe_fields["sac"] = SACConfig(**{**recipe_fields["sac"], "hidden": tuple(recipe_fields["sac"]["hidden"])})
     recipe = BehaviourRecipe(**recipe_fields)
     curve = read_curve(folder)
-    selection = checkpoints_from_curve(curve, env, recipe)
+    selection = chosen_checkpoints(folder, env, recipe)
     return BehaviourRun(env, folder, recipe, tuple(run["collector_resets_at"]), selection, tuple(curve))
 
 
@@ -145,7 +147,7 @@ def built_caveats(run: BehaviourRun, name: str, episodes: list[Episode]) -> list
     level, tolerance = D4RL_MEDIUM_SCORE[run.env], run.recipe.medium_tolerance
     if name == "medium" and abs(score - level) > tolerance:
         found.append(f"medium dataset scores {score:.1f}, off D4RL's {level:.0f} ± {tolerance:.0f} (its checkpoint's "
-                     f"{run.recipe.eval_episodes}-episode evaluation: {medium['stochastic_score']:.1f})")
+                     f"{run.selection.medium_episodes}-episode evaluation: {run.selection.medium_score:.1f})")
     if name == "expert" and score < run.recipe.expert_target:
         found.append(f"expert dataset scores {score:.1f}, below the target {run.recipe.expert_target:.0f}")
     if name == "medium-expert":

@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from benchmark.data.behaviour import BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, BehaviourRecipe
+from benchmark.data.behaviour import BEHAVIOUR_DIR, D4RL_MEDIUM_SCORE, MEDIUM_GAP_TIE, BehaviourRecipe
+from benchmark.data.medium_choice import ASSESSMENT_EPISODES, SCREEN_BAND, read_assessment
 from benchmark.data.minari_io import dataset_caveats, dataset_exists, local_dataset_id, read_transitions
 from benchmark.data.recipe import RECIPE_DATASETS, ROLLOUT_SEEDS, BehaviourRun, load_behaviour_run
 from benchmark.envs.tasks import ENVS, normalized_score
@@ -55,7 +56,8 @@ def behaviour_rows(runs: dict[str, BehaviourRun]) -> list[dict]:
                                            else f"{expert['score']:.1f} / {expert['stochastic_score']:.1f}"),
             f"expert ≥ {run.recipe.expert_target:.0f}": _flag(run.selection.expert_on_target),
             "medium step": run.medium_step,
-            "medium score (stoch)": NOT_KNOWN if legacy else f"{medium['stochastic_score']:.1f}",
+            "medium score (stoch, episodes)": (NOT_KNOWN if legacy else
+                                               f"{run.selection.medium_score:.1f} ({run.selection.medium_episodes})"),
             "D4RL medium": f"{D4RL_MEDIUM_SCORE[env]:.0f}",
             f"medium eval within ±{run.recipe.medium_tolerance:.0f}, held": _flag(run.selection.medium_on_target),
             "medium-replay transitions": run.medium_step, "D4RL medium-replay": D4RL_TRANSITIONS["medium-replay"][env],
@@ -122,6 +124,10 @@ def plot_curves(runs: dict[str, BehaviourRun], out: Path) -> None:
         if not _legacy(run):
             ax.plot(steps, curve["stochastic_score"], color="tab:green", lw=1.0, alpha=0.8,
                     label="stochastic policy (generates the data)")
+        assessed = read_assessment(run.folder)
+        if assessed:
+            ax.scatter([s / 1000 for s in assessed], list(assessed.values()), color="tab:green", marker="x", s=14,
+                       lw=0.8, zorder=3, label=f"medium candidates, {ASSESSMENT_EPISODES} episodes")
         level, tolerance = D4RL_MEDIUM_SCORE[env], run.recipe.medium_tolerance
         ax.axhspan(level - tolerance, level + tolerance, color="tab:blue", alpha=0.12,
                    label=f"D4RL medium {level:.0f} ± {tolerance:.0f}")
@@ -129,6 +135,7 @@ def plot_curves(runs: dict[str, BehaviourRun], out: Path) -> None:
         for step, label, color in ((run.medium_step, "medium", "tab:blue"), (run.expert_step, "expert", "tab:red")):
             row = run.row_at(step)
             score = row.get("stochastic_score", float(normalized_score(env, row["return_mean"])))
+            score = run.selection.medium_score if label == "medium" and assessed else score
             ax.scatter([step / 1000], [score], color=color, zorder=3, s=45, edgecolor="black",
                        label=f"{label}: step {step // 1000}k")
         ax.set(title=ENVS[env].gym_id, xlabel="SAC environment steps (thousands)",
@@ -214,8 +221,12 @@ generates the datasets.
   {D4RL_MEDIUM_SCORE['halfcheetah']:.0f}, hopper {D4RL_MEDIUM_SCORE['hopper']:.0f}, walker2d
   {D4RL_MEDIUM_SCORE['walker2d']:.0f}), within ±{recipe.medium_tolerance:.0f} and held by the next checkpoint (one
   lucky evaluation is not a medium policy); failing that, the closest one, and the miss is recorded. The
-  evaluation only estimates what the checkpoint's 1M transitions score: each build checks its dataset's own
-  score against the same targets and records a miss (the † list below).
+  scores it is chosen by are not the curve's {recipe.eval_episodes} episodes (walker2d's 485k scored 65.4 there
+  and its dataset 71.3) but {ASSESSMENT_EPISODES} more of the stochastic policy, for every checkpoint within
+  {SCREEN_BAND:.0f} points of the level on the curve and the checkpoint after it (`python -m benchmark.data
+  assess-medium`; committed as `medium_assessment.csv`); of gaps within {MEDIUM_GAP_TIE:.0f} point of the
+  closest, the later checkpoint (a larger medium-replay). Each build still checks its dataset's own score
+  against the same targets and records a miss (the † list below).
 - **medium-replay**: the run's replay buffer up to the medium checkpoint; **medium-expert**: medium, then expert.
 """ + (f"""
 Runs of the superseded 128-unit recipe (deterministic evaluation only, medium = a third of the expert's return)
