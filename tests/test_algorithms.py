@@ -74,6 +74,54 @@ def test_td3bc_updates_the_actor_every_second_step():
     assert not torch.equal(agent.actor.net[0].bias, actor_before)
 
 
+def test_td3bc_training_follows_corls_update_step_for_step():
+    """300 updates on random batches against CORL's td3_bc.py update written out here from its equations (two
+    critics with their own Adam, target smoothing noise clipped, actor and targets every second step); the
+    same noise is fed to both. Agreement to float rounding rules out a fault in the agent."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    agent = TD3BC(TD3BCConfig(hidden=(32, 32)), 5, 3, "cpu", total_steps=300)
+    agent.actor_optimizer = torch.optim.Adam(agent.actor.parameters(), lr=3e-4)  # CORL's plain Adam
+    agent.critic_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=3e-4)
+    actor, q1, q2 = (copy.deepcopy(m) for m in (agent.actor.net, agent.critic.q1, agent.critic.q2))
+    targets = [copy.deepcopy(m) for m in (actor, q1, q2)]
+    optimizers = [torch.optim.Adam(m.parameters(), lr=3e-4) for m in (actor, q1, q2)]
+    generator, noise = torch.Generator().manual_seed(1), []
+    agent._noise = lambda like: noise[-1]
+    for step in range(1, 301):
+        s, s2 = torch.randn(64, 5, generator=generator), torch.randn(64, 5, generator=generator)
+        a = torch.rand(64, 3, generator=generator) * 2 - 1
+        r, done = torch.randn(64, generator=generator), (torch.rand(64, generator=generator) < 0.05).float()
+        noise.append(torch.randn(64, 3, generator=generator))
+        agent.update(Batch(s, a, r, s2, done))
+        with torch.no_grad():
+            next_action = (targets[0](s2) + (noise[-1] * 0.2).clamp(-0.5, 0.5)).clamp(-1, 1)
+            next_sa = torch.cat([s2, next_action], 1)
+            target = r[:, None] + (1 - done[:, None]) * 0.99 * torch.min(targets[1](next_sa), targets[2](next_sa))
+        sa = torch.cat([s, a], 1)
+        critic_loss = F.mse_loss(q1(sa), target) + F.mse_loss(q2(sa), target)
+        optimizers[1].zero_grad(), optimizers[2].zero_grad()
+        critic_loss.backward()
+        optimizers[1].step(), optimizers[2].step()
+        if step % 2 == 0:
+            pi = actor(s)
+            q = q1(torch.cat([s, pi], 1))
+            actor_loss = -2.5 / q.abs().mean().detach() * q.mean() + F.mse_loss(pi, a)
+            optimizers[0].zero_grad()
+            actor_loss.backward()
+            optimizers[0].step()
+            with torch.no_grad():
+                for target_net, net in zip(targets, (actor, q1, q2)):
+                    for t, p in zip(target_net.parameters(), net.parameters()):
+                        t.copy_(0.995 * t + 0.005 * p)
+    pairs = [(agent.actor.net, actor), (agent.critic.q1, q1), (agent.critic.q2, q2),
+             (agent.actor_target.net, targets[0]), (agent.critic_target.q1, targets[1])]
+    for ours, reference in pairs:
+        for p, r in zip(ours.parameters(), reference.parameters()):
+            torch.testing.assert_close(p, r, rtol=1e-5, atol=1e-5)
+
+
 def iql(deterministic: bool) -> IQL:
     agent = IQL(IQLConfig(hidden=(), deterministic_actor=deterministic), 1, 1, "cpu", total_steps=4)
     half_actor(agent.actor)
