@@ -261,7 +261,8 @@ def test_card_of_a_d4rl_recipe_run_says_which_targets_it_misses(tiny_run, tmp_pa
     text = write_card(tmp_path / "datasets.md", run.folder.parent).read_text()
     (row,) = [line for line in text.splitlines() if line.startswith("| Hopper-v5 ")]
     medium = run.row_at(run.medium_step)["stochastic_score"]
-    assert f" {run.medium_step} |" in row and f" {medium:.1f} |" in row and row.count("**no**") == 2
+    assert f" {run.medium_step} |" in row and f" {medium:.1f} ({RECIPE.eval_episodes}) " in row
+    assert row.count("**no**") == 2
     assert "superseded 128-unit" not in text
     assert f"- hopper-medium-expert: {run.caveats('medium-expert')[0]}" in text
 
@@ -285,15 +286,20 @@ def test_card_puts_the_sanity_runs_on_todays_data_beside_corl(tiny_run, tmp_path
     run, _ = tiny_run
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "datasets"))
     checksum = read_transitions(build_dataset("hopper", "medium", run, n_transitions=300)).checksum()
-    for method, dataset_checksum in (("td3bc", checksum), ("iql", "an older build")):
-        path = tmp_path / "runs" / "quick" / "local" / "hopper-medium-v2" / method / "seed0.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps({"dataset": {"checksum": dataset_checksum}, "final_score": 41.25,
+    for method, seed, dataset_checksum, final in (("td3bc", 0, checksum, 41.25), ("td3bc", 1, checksum, 24.0),
+                                                  ("iql", 0, "an older build", 41.25)):
+        path = tmp_path / "runs" / "quick" / "local" / "hopper-medium-v2" / method / f"seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"dataset": {"checksum": dataset_checksum}, "final_score": final,
                                     "best_score": 50.0, "evaluations": [{"step": 100000}]}))
     text = write_card(tmp_path / "datasets.md", run.folder.parent, tmp_path / "runs").read_text()
-    (row,) = [line for line in text.splitlines() if line.startswith("| hopper-medium-v2 ")]
-    assert "| TD3+BC " in row and "41.2 (50.0)" in row and row.endswith(" 60.4 |")
+    first, second = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()
+                     if line.startswith("| hopper-medium-v2 ")]
+    assert first[1:3] == ["TD3+BC", "0"] and first[5] == "41.2 (50.0)" and first[-2:] == ["60.4", ""]
+    assert second[2] == "1" and second[-2:] == ["60.4", "collapses"]  # 24 < half of its best, 50
     assert "| IQL " not in text  # its result was computed on another build of the data
+    assert "- 0 of 2 runs end within 10 points of CORL's score or above it; 2 end more than 10 points below." in text
+    assert "Collapsing (final below 50% of the run's best): TD3+BC on hopper-medium-v2 (seed 1)." in text
 
 
 def test_an_assessment_replaces_the_curves_scores_in_the_medium_choice():
