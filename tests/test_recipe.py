@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.data.behaviour import (BehaviourRecipe, actor_path, file_sha256, read_curve, select_checkpoints,
-                                      select_legacy_checkpoints, train_behaviour)
+                                      train_behaviour)
 from benchmark.data.minari_io import read_transitions
 from benchmark.data.recipe import build_dataset, load_behaviour_run, replay_training_stream, rollout
 from benchmark.data.transitions import Transitions
@@ -23,17 +23,6 @@ def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("behaviour") / "hopper"
     buffer = train_behaviour("hopper", RECIPE, folder)
     return load_behaviour_run("hopper", folder), buffer
-
-
-def test_legacy_checkpoint_selection_rule():
-    steps, returns = [0, 5, 10, 15, 20], [50.0, 10.0, 40.0, 120.0, 90.0]
-    # expert: the best (120 at 15); medium: the first at >= 120 / 3 = 40 after warm-up (step 0 excluded)
-    # whose next checkpoint is also >= 40
-    assert select_legacy_checkpoints(steps, returns, start_steps=5) == (10, 15)
-    assert select_legacy_checkpoints(steps, [50.0, 10.0, 39.9, 120.0, 90.0], start_steps=5) == (15, 15)
-    steps = [10, 20, 30, 40, 50, 60]
-    returns = [5.0, 50.0, 10.0, 45.0, 41.0, 120.0]  # 50 at 20 is a spike: 10 follows it
-    assert select_legacy_checkpoints(steps, returns, start_steps=10) == (40, 60)
 
 
 def _curve(deterministic, stochastic, stride=10):
@@ -260,10 +249,9 @@ def test_card_of_a_d4rl_recipe_run_says_which_targets_it_misses(tiny_run, tmp_pa
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "empty"))
     text = write_card(tmp_path / "datasets.md", run.folder.parent).read_text()
     (row,) = [line for line in text.splitlines() if line.startswith("| Hopper-v5 ")]
-    medium = run.row_at(run.medium_step)["stochastic_score"]
+    medium = run.selection.medium_score
     assert f" {run.medium_step} |" in row and f" {medium:.1f} ({RECIPE.eval_episodes}) " in row
     assert row.count("**no**") == 2
-    assert "superseded 128-unit" not in text
     assert f"- hopper-medium-expert: {run.caveats('medium-expert')[0]}" in text
 
 

@@ -202,29 +202,6 @@ def select_checkpoints(curve: list[dict], env_name: str, recipe: BehaviourRecipe
                      scores[medium], episodes)
 
 
-def select_legacy_checkpoints(steps: list[int], returns: list[float], start_steps: int) -> tuple[int, int]:
-    """The rule of the runs recorded before stochastic evaluation (128-unit SAC): expert = the best checkpoint;
-    medium = the first whose return reaches a third of the expert's and whose next checkpoint's return does too.
-    """
-    eligible = [(s, r) for s, r in zip(steps, returns) if s >= start_steps]
-    if not eligible:
-        raise ValueError("no checkpoint after the random warm-up")
-    expert_step, expert_return = max(eligible, key=lambda sr: sr[1])
-    line = expert_return / 3.0
-    sustained = [s for (s, r), (_, r_next) in zip(eligible, eligible[1:]) if r >= line and r_next >= line]
-    return (sustained[0] if sustained else expert_step), expert_step
-
-
-def checkpoints_from_curve(curve: list[dict], env_name: str, recipe: BehaviourRecipe,
-                           assessment: dict[int, float] | None = None, assessment_episodes: int = 0) -> Selection:
-    """The medium and expert checkpoints of a run, from its evaluation curve (and medium assessment)."""
-    if curve and "stochastic_score" in curve[0]:
-        return select_checkpoints(curve, env_name, recipe, assessment, assessment_episodes)
-    medium, expert = select_legacy_checkpoints([r["step"] for r in curve], [r["return_mean"] for r in curve],
-                                               recipe.start_steps)
-    return Selection(medium, expert, False, False, float("nan"), 0)
-
-
 def expert_target_held(curve: list[dict], recipe: BehaviourRecipe) -> bool:
     """The last two checkpoints reach the expert target with both policies: the run may stop."""
     last = [r for r in curve if r["step"] >= recipe.start_steps][-2:]

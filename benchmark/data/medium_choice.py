@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from benchmark.data.behaviour import (ASSESSMENT_FILE, D4RL_MEDIUM_SCORE, BehaviourRecipe, Selection, actor_path,
-                                      checkpoints_from_curve, load_actor, read_curve, select_checkpoints)
+                                      load_actor, read_curve, select_checkpoints)
 from benchmark.envs.evaluation import evaluate
 from benchmark.envs.tasks import ENVS
 from benchmark.results import write_text_atomic
@@ -67,4 +67,4 @@ def assess_medium_candidates(folder: Path, env_name: str, recipe: BehaviourRecip
 
 def chosen_checkpoints(folder: Path, env_name: str, recipe: BehaviourRecipe) -> Selection:
     """The run's medium and expert, by its curve and, where measured, its medium assessment."""
-    return checkpoints_from_curve(read_curve(folder), env_name, recipe, read_assessment(folder), ASSESSMENT_EPISODES)
+    return select_checkpoints(read_curve(folder), env_name, recipe, read_assessment(folder), ASSESSMENT_EPISODES)

@@ -61,9 +61,7 @@ class BehaviourRun:
 
     def caveats(self, name: str) -> list[str]:
         """Where a dataset built from this run misses the recipe's targets (issue 14); reports mark its tasks."""
-        medium, expert = self.row_at(self.medium_step), self.row_at(self.expert_step)
-        if "stochastic_score" not in medium:
-            return ["behaviour run of the superseded 128-unit recipe: not checked against D4RL's levels"]
+        expert = self.row_at(self.expert_step)
         found = []
         if name != "expert" and not self.selection.medium_on_target:
             found.append(f"medium policy off D4RL's level: stochastic score {self.selection.medium_score:.1f} over "
@@ -140,9 +138,6 @@ def built_caveats(run: BehaviourRun, name: str, episodes: list[Episode]) -> list
     """The run's caveats for dataset `name`, and where the built dataset's own score misses its target: the
     checkpoint's evaluation (a few episodes) only estimates what its 1M transitions score."""
     found = run.caveats(name)
-    medium = run.row_at(run.medium_step)
-    if "stochastic_score" not in medium:  # the superseded recipe: not checked
-        return found
     score = float(normalized_score(run.env, np.mean([episode.rewards.sum() for episode in episodes])))
     level, tolerance = D4RL_MEDIUM_SCORE[run.env], run.recipe.medium_tolerance
     if name == "medium" and abs(score - level) > tolerance:
