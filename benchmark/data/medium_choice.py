@@ -51,10 +51,9 @@ def assess_medium_candidates(folder: Path, env_name: str, recipe: BehaviourRecip
                              ) -> dict[int, float]:
     """Evaluate each candidate not yet in the file, appending its row as it finishes (resumable)."""
     torch.set_num_threads(1)
-    done = read_assessment(folder)
-    todo = [s for s in candidate_steps(read_curve(folder), env_name, recipe, folder) if s not in done]
     path, seeds = folder / ASSESSMENT_FILE, [FIRST_SEED + i for i in range(ASSESSMENT_EPISODES)]
     rows = {int(line.split(",")[0]): line for line in path.read_text().splitlines()[1:]} if path.is_file() else {}
+    todo = [s for s in candidate_steps(read_curve(folder), env_name, recipe, folder) if s not in rows]
     for step in tqdm(todo, desc=f"{env_name} medium candidates", unit="checkpoint", disable=not progress):
         actor = load_actor(folder, env_name, step, recipe)
         noise = torch.Generator().manual_seed(recipe.seed + 3)

@@ -84,11 +84,11 @@ SANITY_METHODS = ("td3bc", "iql")
 COLLAPSE = 0.5  # a final score below this share of the run's best is a collapse, to find before it is a result
 
 
-def sanity_rows(datasets: list[dict], results: Path) -> list[dict]:
+def sanity_section(datasets: list[dict], results: Path) -> tuple[list[dict], str]:
     """Quick TD3+BC and IQL, every seed run, on each medium task whose result was computed on today's dataset
     (the `dataset_rows` entry: its checksum and score), beside CORL's published scores on D4RL's own data
-    (compared, never tuned to)."""
-    rows = []
+    (compared, never tuned to): the table's rows, and how they compare, in words computed from the results."""
+    rows, below, collapsed = [], 0, []
     for dataset in datasets:
         env, _, name = dataset["dataset"].partition("-")
         if name != "medium":
@@ -99,34 +99,28 @@ def sanity_rows(datasets: list[dict], results: Path) -> list[dict]:
                 result = json.loads(path.read_text())
                 if result["dataset"]["checksum"] != dataset["checksum"]:
                     continue
-                final, best = result["final_score"], result["best_score"]
-                rows.append({"task": task, "method": METHODS[method].label, "seed": path.stem.removeprefix("seed"),
+                final, best, corl = result["final_score"], result["best_score"], PAPER[method].scores[task]
+                seed, label = path.stem.removeprefix("seed"), METHODS[method].label
+                below += final < corl - 10
+                if final < COLLAPSE * best:
+                    collapsed.append((label, f"{label} on {task} (seed {seed})"))
+                rows.append({"task": task, "method": label, "seed": seed,
                              "dataset score": f"{dataset['score']:.1f}",
                              "D4RL dataset score": f"{D4RL_MEDIUM_SCORE[env]:.0f}",
                              "ours: final (best)": f"{final:.1f} ({best:.1f})",
                              "agent steps": result["evaluations"][-1]["step"],
-                             "CORL on D4RL": f"{PAPER[method].scores[task]:.1f}",
+                             "CORL on D4RL": f"{corl:.1f}",
                              "curve": "collapses" if final < COLLAPSE * best else "",
                              })
-    return rows
-
-
-def _sanity_summary(rows: list[dict]) -> str:
-    """How the sanity runs compare with CORL's, in words computed from the rows."""
-    def final(row: dict) -> float:
-        return float(row["ours: final (best)"].split(" ")[0])
-
-    below = [r for r in rows if final(r) < float(r["CORL on D4RL"]) - 10]
-    collapsed = [r for r in rows if r["curve"]]
-    lines = [f"- {len(rows) - len(below)} of {len(rows)} runs end within 10 points of CORL's score or above it; "
-             f"{len(below)} end more than 10 points below."]
+    lines = [f"- {len(rows) - below} of {len(rows)} runs end within 10 points of CORL's score or above it; "
+             f"{below} end more than 10 points below."]
     if collapsed:
-        named = ", ".join(f"{r['method']} on {r['task']} (seed {r['seed']})" for r in collapsed)
-        lines.append(f"- Collapsing (final below {COLLAPSE:.0%} of the run's best): {named}.")
-    if any(r["method"] == "TD3+BC" for r in collapsed):
+        lines.append(f"- Collapsing (final below {COLLAPSE:.0%} of the run's best): "
+                     f"{', '.join(named for _, named in collapsed)}.")
+    if any(label == "TD3+BC" for label, _ in collapsed):
         lines.append("- TD3+BC's update equals CORL's to float rounding, step for step (`tests/test_algorithms.py`): "
                      "the agent is not the cause; the data and the quick budget remain suspects.")
-    return "\n".join(lines)
+    return rows, "\n".join(lines)
 
 
 def plot_curves(runs: dict[str, BehaviourRun], out: Path) -> None:
@@ -209,7 +203,7 @@ def write_card(out: Path, behaviour_dir: Path = BEHAVIOUR_DIR, results: Path = P
     recipe = BehaviourRecipe()
     caveats = _caveat_lines(runs)
     datasets = dataset_rows(runs)
-    sanity = sanity_rows(datasets, results)
+    sanity, sanity_summary = sanity_section(datasets, results)
     write_checksums(datasets, out.with_suffix(".json"))
     shown = [row | {"checksum": row["checksum"][:12]} for row in datasets]
     text = f"""# Datasets: the D4RL recipe on gymnasium v5
@@ -266,7 +260,7 @@ quick --seeds 0`; seed 0, and more seeds where a run looked wrong), beside CORL'
 {PAPER['td3bc'].protocol}). Nothing was tuned to these numbers; read them with the datasets' own scores
 beside D4RL's and with the quick profile's 10x fewer steps in mind.
 
-{_markdown(sanity) + chr(10) + chr(10) + _sanity_summary(sanity) if sanity else "Not run yet on today's datasets."}
+{_markdown(sanity) + chr(10) + chr(10) + sanity_summary if sanity else "Not run yet on today's datasets."}
 
 ## How these differ from D4RL's
 
