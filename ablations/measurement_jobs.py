@@ -22,7 +22,8 @@ def tqdm_report(label: str) -> Report:
     def phase(name: str):
         def update(step: int, total: int) -> None:
             if name not in bars:
-                bars[name] = tqdm(total=total, desc=f"{label} [{name}]", unit="step")
+                # a resumed training starts at `step`: its rate counts only the steps done here
+                bars[name] = tqdm(total=total, initial=step, desc=f"{label} [{name}]", unit="step")
             bar = bars[name]
             bar.n = step
             bar.refresh()

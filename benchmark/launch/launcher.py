@@ -137,8 +137,9 @@ class Monitor:
             slot = self.free.pop()
             self.bars[spec.name] = (tqdm(total=1, desc=spec.name, unit="step", position=slot, leave=False), slot, "")
         bar, slot, phase = self.bars[spec.name]
-        if state["phase"] != phase:  # a new phase: its own elapsed time and ETA
+        if state["phase"] != phase:  # a new phase: its own elapsed time and ETA, from where it (re)started
             bar.reset(total=state["total"])
+            bar.initial = state["step"]
             self.bars[spec.name] = (bar, slot, state["phase"])
         bar.set_description(f"{spec.name} [{state['phase']}]", refresh=False)
         bar.total, bar.n = state["total"], state["step"]
