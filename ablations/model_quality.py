@@ -115,9 +115,19 @@ def budget_records(folder: Path, task: str) -> dict[int, pd.DataFrame]:
     found = {}
     for path in Path(folder).glob(f"local/{task}/seed0-*.json"):
         content = json.loads(path.read_text())
-        found[content["run"]["budget"]] = pd.DataFrame(content["records"]).assign(
-            hours=content["wall_time_s"]["models_to_largest_budget"] / 3600)
+        budget = content["run"]["budget"]
+        found[budget] = pd.DataFrame(content["records"]).assign(**{
+            name: training_hours(content["artifacts"][name], budget) for name in TRAINED})
     return dict(sorted(found.items()))
+
+
+TRAINED = ("world_model", "inverse_dynamics", "one_step_model")
+
+
+def training_hours(artifact: dict, budget: int) -> float:
+    """Core-hours a run of `budget` steps spends training this model: its share of the one long training (whose
+    time sums every resumed part); a model that stopped early costs its steps only."""
+    return artifact["train_time_s"] * min(budget, artifact["steps"]) / artifact["steps"] / 3600
 
 
 CURVES = ("world model state RMSE (std), k=1", "world model state RMSE (std), k=7",
@@ -129,7 +139,9 @@ def budget_section(folder: Path, figure_out: Path) -> list[str]:
     """Model quality against training steps: a table per task and the curves (issue 13's budget knee)."""
     lines = ["## Model quality against training steps (`python -m ablations.model_budget`)\n",
              "One training run per model to the largest budget; each column is the snapshot a run of that many "
-             "steps ends with, measured on the held-out 5% of episodes (seed 0).\n"]
+             "steps ends with, measured on the held-out 5% of episodes (seed 0). A training cost is that "
+             "budget's share of the model's training time, on one core beside one other job (a one-step model "
+             "that stopped early costs only the steps it ran).\n"]
     curves = []
     for task in TASKS:
         by_budget = budget_records(folder, task)
@@ -138,9 +150,11 @@ def budget_section(folder: Path, figure_out: Path) -> list[str]:
         table = pd.DataFrame([{"metric": label, **{f"{budget // 1000}k": _value(records, METRICS[label])
                                                     for budget, records in by_budget.items()}}
                               for label in METRICS])
-        hours = next(iter(by_budget.values()))["hours"].iloc[0]
-        lines += [f"### {task}\n", f"Training the three models to {max(by_budget) // 1000}k steps took "
-                  f"{hours:.1f} core-hours.\n", table.to_markdown(index=False), ""]
+        cost = pd.DataFrame([{"metric": f"training cost, core-hours ({label})",
+                              **{f"{budget // 1000}k": f"{records[name].iloc[0]:.2f}"
+                                 for budget, records in by_budget.items()}}
+                             for name, label in zip(TRAINED, ("world model", "IDM", "one-step model"))])
+        lines += [f"### {task}\n", pd.concat([table, cost]).to_markdown(index=False), ""]
         curves += [{"task": task, "steps": budget, "metric": label,
                     "value": float(_value(records, METRICS[label]))}
                    for budget, records in by_budget.items() for label in CURVES

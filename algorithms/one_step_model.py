@@ -37,12 +37,22 @@ class OneStepModelConfig:
         "code: OfflineRL-Kit's dynamics ensemble (MOPO/MOBILE): min(20%, 1000) shuffled transitions held out"))
     max_holdout: int = field(default=1000, metadata=source("code: OfflineRL-Kit"))
     validate_every: int = field(default=1000, metadata=source(
-        "ours: OfflineRL-Kit validates once per epoch (N / 256 steps, ~4k on 1M rows); a finer check stops sooner"))
-    patience: int = field(default=5, metadata=source(
-        "code: OfflineRL-Kit: stop after 5 validations without a 1% improvement of any member"))
+        "ours: OfflineRL-Kit validates once per epoch (N / 256 steps, ~4k on 1M rows); checking more often only "
+        "keeps better weights sooner, the stopping rule counts epochs"))
+    patience_epochs: int = field(default=5, metadata=source(
+        "code: OfflineRL-Kit: stop after 5 epochs (passes over the training split) without a 1% improvement of "
+        "any member"))
+    holdout_metric: str = field(default="nll", metadata=source(
+        "ours, measured, differs from OfflineRL-Kit (MSE of the mean): DWM fits this model by maximum likelihood "
+        "for 1e6 iterations, and its Gaussian likelihood trades the mean's accuracy on the velocity dimensions for "
+        "their variance: on hopper-medium the held-out MSE is lowest at step 1000 (0.161) and rises to 0.195 by "
+        "30k while the held-out NLL falls from -1.18 to -2.31, so stopping on MSE kept a 1000-step model of a "
+        "20k-1M budget. Stopping on the held-out NLL keeps the likelihood DWM maximises"))
     min_improvement: float = field(default=0.01, metadata=source("code: OfflineRL-Kit (1%)"))
 
     def __post_init__(self):
+        if self.holdout_metric not in ("nll", "mse"):
+            raise ValueError(f"holdout_metric must be nll or mse, got {self.holdout_metric!r}")
         if not 1 <= self.elites <= self.ensemble_size:
             raise ValueError(f"elites must be in 1..ensemble_size, got {self.elites}")
 
@@ -98,11 +108,16 @@ class OneStepModel(nn.Module):
         return F.gaussian_nll_loss(mean, self.targets(states, next_states, rewards), variance, full=True)
 
     @torch.no_grad()
-    def holdout_mse(self, states, actions, next_states, rewards) -> torch.Tensor:
-        """[E] mean squared error of each member's mean on z-scored targets (what OfflineRL-Kit validates)."""
+    def holdout_error(self, states, actions, next_states, rewards, metric: str) -> torch.Tensor:
+        """[E] each member's error on z-scored held-out targets: 'mse' of its mean (what OfflineRL-Kit validates)
+        or its Gaussian 'nll' (what it is trained on), averaged over rows and dimensions."""
         members = self.config.ensemble_size
-        mean, _ = self(states.expand(members, -1, -1), actions.expand(members, -1, -1))
-        return (mean - self.targets(states, next_states, rewards)).pow(2).mean(dim=(1, 2))
+        mean, variance = self(states.expand(members, -1, -1), actions.expand(members, -1, -1))
+        targets = self.targets(states, next_states, rewards)
+        if metric == "mse":
+            return (mean - targets).pow(2).mean(dim=(1, 2))
+        return F.gaussian_nll_loss(mean, targets.expand_as(mean), variance, full=True, reduction="none").mean(
+            dim=(1, 2))
 
     def update(self, states, actions, next_states, rewards) -> dict[str, torch.Tensor]:
         """Each argument [E, B, ...]: every member on its own batch."""

@@ -204,9 +204,14 @@ def test_model_quality_draws_the_budget_curves_from_the_measurement_files(tmp_pa
         path.parent.mkdir(parents=True, exist_ok=True)
         records = [{"section": "k_step", "series": "diffusion world model", "step": 1, "metric": "state_rmse",
                     "value": error, "count": 10}]
-        path.write_text(json.dumps({"run": {"budget": budget}, "records": records,
-                                    "wall_time_s": {"models_to_largest_budget": 7200.0}}))
+        artifacts = {"world_model": {"steps": 50_000, "train_time_s": 3600.0},  # one training, resumed or not
+                     "inverse_dynamics": {"steps": 50_000, "train_time_s": 720.0},
+                     "one_step_model": {"steps": 6_000, "train_time_s": 36.0}}  # stopped early at 6k
+        path.write_text(json.dumps({"run": {"budget": budget}, "records": records, "artifacts": artifacts}))
     lines = "\n".join(budget_section(tmp_path / "budgets", tmp_path / "figures" / "model_budget.png"))
     assert re.search(r"\| world model state RMSE \(std\), k=1 +\| 0\.4000 \| 0\.2000 \|", lines)
-    assert "took 2.0 core-hours" in lines and (tmp_path / "figures" / "model_budget.png").is_file()
+    assert re.search(r"\| training cost, core-hours \(world model\) +\| 0\.30 +\| 1\.00 +\|", lines)  # 15k/50k h
+    assert re.search(r"\| training cost, core-hours \(IDM\) +\| 0\.06 +\| 0\.20 +\|", lines)
+    assert re.search(r"\| training cost, core-hours \(one-step model\) +\| 0\.01 +\| 0\.01 +\|", lines)
+    assert (tmp_path / "figures" / "model_budget.png").is_file()
     assert "not measured yet" in "\n".join(budget_section(tmp_path / "none", tmp_path / "x.png"))

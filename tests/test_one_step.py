@@ -74,7 +74,8 @@ def test_one_step_mve_with_h1_equals_the_td_target():
 
 
 def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, monkeypatch):
-    """MOPO/MBPO's protocol: min(20%, 1000) shuffled transitions held out; best weights per member; early stop."""
+    """MOPO/MBPO's protocol: min(20%, 1000) shuffled transitions held out; best weights per member (by held-out
+    NLL, the likelihood DWM fits); a stop after `patience_epochs` passes over the training split without a 1% gain."""
     import numpy as np
 
     from benchmark.run.artifacts import one_step_model
@@ -89,7 +90,7 @@ def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, mo
         return update(self, states, actions, next_states, rewards)
 
     monkeypatch.setattr(OneStepModel, "update", recording_update)
-    config = OneStepModelConfig(hidden=(8,), batch_size=16, validate_every=5, patience=2, lr=1e-3)
+    config = OneStepModelConfig(hidden=(8,), batch_size=16, validate_every=5, patience_epochs=2, lr=1e-3)
     model, artifact = one_step_model(data, config, steps=100_000, seed=0, device=torch.device("cpu"), cache=tmp_path)
     meta = artifact.meta
     assert meta["holdout_transitions"] == 60  # 20% of 300, under the cap of 1000
@@ -100,4 +101,8 @@ def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, mo
     assert meta["stopped_early"] and meta["steps"] < 100_000 and len(trained_on) == meta["steps"]
     held = [torch.as_tensor(x[holdout]) for x in (data.observations, data.actions, data.next_observations,
                                                   data.rewards)]
-    assert model.holdout_mse(*held).tolist() == pytest.approx(meta["holdout_mse"])  # the best weights were kept
+    assert meta["holdout_metric"] == "nll"
+    assert model.holdout_error(*held, "nll").tolist() == pytest.approx(meta["holdout_error"])  # best weights kept
+    best = [row[2] for row in meta["loss_curve"]]  # [step, training loss, best held-out NLL] per validation
+    last_gain = max(step for (step, _, value), before in zip(meta["loss_curve"], [np.inf] + best) if value < before)
+    assert meta["steps"] == last_gain + 2 * 15  # 2 epochs of ceil(240 / 16) = 15 steps after the last gain

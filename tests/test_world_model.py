@@ -230,7 +230,7 @@ def test_a_killed_training_phase_resumes_to_the_uninterrupted_weights(kind, tmp_
     data = episode_data(n=200)
     train = {"world_model": lambda cache: artifacts.world_model(data, CONFIG, 40, 0, torch.device("cpu"), cache),
              "one_step_model": lambda cache: artifacts.one_step_model(
-                 data, OneStepModelConfig(hidden=(16,), batch_size=8, validate_every=5, patience=100), 40, 0,
+                 data, OneStepModelConfig(hidden=(16,), batch_size=8, validate_every=5, patience_epochs=100), 40, 0,
                  torch.device("cpu"), cache)}[kind]
     _, reference = train(tmp_path / "reference")
 
@@ -265,7 +265,7 @@ def test_snapshots_are_the_models_shorter_runs_end_with(tiny_hopper, tmp_path):
     data = load_dataset(parse_task("hopper-tiny"), DataSpec()).transitions
     configs = resolve("dawm-td3bc", "hopper-medium-v2").configs
     one_step_config = dataclasses.replace(resolve("onestep-td3bc", "hopper-medium-v2").configs["world_model"],
-                                          validate_every=4, patience=100)
+                                          validate_every=4, patience_epochs=100)
     normalizer = StateNormalizer.fit(data.observations)
     trainers = {
         "world model": lambda steps, cache, **kw: world_model(data, configs["world_model"], steps, 0, cpu, cache,

@@ -52,6 +52,7 @@ class Method:
     # The code-compatibility version, recorded in every result file: bump it (here, for every method a change
     # touches) whenever a fix changes a method's numbers; reports leave out results of other versions.
     # 2: every network trains with fused Adam (algorithms/optim.py; float rounding differs from torch's loop).
+    # 3 (one-step methods): the one-step model stops on its held-out NLL after 5 epochs without a gain.
     version: int = 2
 
 
@@ -75,8 +76,9 @@ METHODS: dict[str, Method] = {
         Method("dawm-t-td3bc", "DAWM-T-TD3BC", "dawm", _dawm(TD3BCConfig, DAWMTAugmentationConfig)),
         Method("dawm-t-iql", "DAWM-T-IQL", "dawm", _dawm(IQLConfig, DAWMTAugmentationConfig)),
         Method("onestep-td3bc", "OneStep-TD3BC", "one_step",
-               {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}),
-        Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig}),
+               {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}, version=3),
+        Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig},
+               version=3),
         Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}),
         Method("dd-official", "DD (official)", "dd", {"diffuser": DDOfficialConfig,
                                                       "idm": DDOfficialInverseDynamicsConfig}),

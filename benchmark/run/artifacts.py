@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import pickle
 import shutil
@@ -41,8 +42,9 @@ DEFAULT_CACHE = Path(".cache")
 # (The normaliser and clipping are config fields, so their changes change the key by themselves.)
 WORLD_MODEL_TRAINER = 3
 # Part of the one-step model's cache key. 2: a real hold-out split with early stopping (1 validated on 1% of its
-# own training data and trained for the full budget).
-ONE_STEP_TRAINER = 2
+# own training data and trained for the full budget). 3: patience counts epochs, not validations (2 stopped
+# after 5,000 steps without a 1% gain; OfflineRL-Kit waits 5 epochs, ~19k steps on 1M rows).
+ONE_STEP_TRAINER = 3
 Report = Callable[[int, int], None]  # (step, total)
 
 
@@ -313,15 +315,16 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                    cache: Path, is_terminal: Termination | None = None, report: Report | None = None,
                    snapshots: tuple[int, ...] = ()) -> tuple[OneStepModel, Artifact]:
     """Trained as MOPO's and MBPO's dynamics models are: min(20%, 1000) shuffled transitions are held out and
-    never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain), and
-    training stops after `patience` validations without one (or at `steps`). The elites are the members with
-    the lowest hold-out error. `snapshots` (multiples of `validate_every`) keep the model a run of that many
+    never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain in
+    `holdout_metric`), and training stops after `patience_epochs` passes over the training split without one (or
+    at `steps`). The elites are the members with the lowest hold-out error. `snapshots` (multiples of `validate_every`) keep the model a run of that many
     steps would end with, as `_trained` does."""
     if any(step % config.validate_every for step in snapshots):
         raise ValueError(f"snapshot steps must be multiples of validate_every ({config.validate_every})")
     order = np.random.default_rng(seed).permutation(data.size)
     n_holdout = max(1, min(int(config.holdout_fraction * data.size), config.max_holdout))
     holdout, train_rows = order[:n_holdout], order[n_holdout:]
+    patience_steps = config.patience_epochs * math.ceil(len(train_rows) / config.batch_size)
     inputs = np.concatenate([data.observations[train_rows], data.actions[train_rows]], axis=1)
     deltas = np.concatenate([data.next_observations[train_rows] - data.observations[train_rows],
                              data.rewards[train_rows, None]], axis=1)
@@ -342,37 +345,37 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
             torch.manual_seed(seed)
             model, fitted, held = build(), tensors(train_rows), tensors(holdout)
             generator = torch.Generator(device).manual_seed(seed)
-            best = model.holdout_mse(*held)
-            initial = {"losses": [], "seconds": 0.0, "best": best, "stale": 0, "snapshots": {},
+            best = model.holdout_error(*held, config.holdout_metric)
+            initial = {"losses": [], "seconds": 0.0, "best": best, "improved_at": 0, "snapshots": {},
                        "best_state": {name: value.clone() for name, value in model.state_dict().items()}}
             step, extra = checkpoint.restore(model, generator) or (0, initial)
-            losses, best_state, best, stale = extra["losses"], extra["best_state"], extra["best"], extra["stale"]
-            kept = extra.setdefault("snapshots", {})
+            losses, best_state, best = extra["losses"], extra["best_state"], extra["best"]
+            improved_at, kept = extra["improved_at"], extra["snapshots"]
 
             def chosen() -> dict:  # what training would end with now: each member's best weights, the elites
                 return {**{name: value.clone() for name, value in best_state.items()},
                         "elite_members": best.argsort()[: config.elites]}
             started = time.perf_counter() - extra["seconds"]
-            while step < steps and stale < config.patience:
+            while step < steps and step - improved_at < patience_steps:
                 step += 1
                 rows = torch.randint(0, len(train_rows), (config.ensemble_size, config.batch_size), device=device,
                                      generator=generator)
                 loss = model.update(*(t[rows] for t in fitted))["nll"]
                 if step % config.validate_every == 0 or step == steps:
-                    error = model.holdout_mse(*held)
-                    improved = (best - error) / best > config.min_improvement  # [E]
+                    error = model.holdout_error(*held, config.holdout_metric)
+                    improved = best - error > config.min_improvement * best.abs()  # [E]; an NLL can be negative
                     for name, value in model.state_dict().items():
                         if name.endswith(("weight", "bias")):  # ensemble parameters [E, ...]: per member
                             best_state[name][improved] = value[improved]
                     best = torch.where(improved, error, best)
-                    stale = 0 if improved.any() else stale + 1
+                    improved_at = step if improved.any() else improved_at
                     losses.append([step, float(loss), best.min().item()])
                     if step in snapshots:
                         kept[step] = chosen()
                     if report is not None:
                         report(step, steps)
                 checkpoint.save(step, model, generator, {"losses": losses, "best_state": best_state, "best": best,
-                                                         "stale": stale, "snapshots": kept,
+                                                         "improved_at": improved_at, "snapshots": kept,
                                                          "seconds": time.perf_counter() - started})
             for later in (s for s in snapshots if s not in kept):  # stopped early: later budgets end the same
                 kept[later] = chosen()
@@ -380,7 +383,8 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
             model.elite_members = best.argsort()[: config.elites]
             meta = {"key": key, "config": dataclasses.asdict(config), "steps": step, "max_steps": steps, "seed": seed,
                     "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
-                    "holdout_transitions": n_holdout, "holdout_mse": best.tolist(),
+                    "holdout_transitions": n_holdout, "holdout_metric": config.holdout_metric,
+                    "holdout_error": best.tolist(),
                     "stopped_early": step < steps, "loss_curve": losses}
             return model.state_dict(), meta, {f"snapshot-{step}": state for step, state in kept.items()}
 
