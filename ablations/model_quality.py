@@ -25,6 +25,7 @@ from ablations.idm_accuracy import DEFAULT_MEASUREMENTS, load_measurements
 from algorithms.diffusion.gaussian import SamplerSettings
 from benchmark.cli import DEFAULT_RESULTS
 from benchmark.errors import exit_2_on_usage_error
+from benchmark.grid.profiles import get_profile
 from benchmark.reports.stats import MISSING
 from benchmark.results import write_text_atomic
 
@@ -132,7 +133,8 @@ def training_hours(artifact: dict, budget: int) -> float:
 
 CURVES = ("world model state RMSE (std), k=1", "world model state RMSE (std), k=7",
           "one-step model state RMSE (std), k=1", "one-step model state RMSE (std), k=7",
-          "IDM action MSE, real held-out transitions", "MuJoCo next-state RMSE (std) of generated transitions, h=1")
+          "IDM action MSE, real held-out transitions", "IDM action MSE, generated, h=0",
+          "MuJoCo next-state RMSE (std) of generated transitions, h=1")
 
 
 def budget_section(folder: Path, figure_out: Path) -> list[str]:
@@ -165,10 +167,20 @@ def budget_section(folder: Path, figure_out: Path) -> list[str]:
     grid = sns.relplot(data=pd.DataFrame(curves), x="steps", y="value", hue="metric", col="task", kind="line",
                        marker="o", height=3.4, facet_kws={"sharey": False})
     grid.set(xscale="log", yscale="log", xlabel="training steps", ylabel="error")
+    budgets = sorted({row["steps"] for row in curves})
+    for ax in grid.axes.flat:
+        ax.set_xticks(budgets, [f"{b // 1000}k" for b in budgets])
+        ax.minorticks_off()
+        ax.axvline(get_profile("quick").world_model_steps, color="grey", linestyle="--", linewidth=1)
     figure_out.parent.mkdir(parents=True, exist_ok=True)
     grid.figure.savefig(figure_out, dpi=120, bbox_inches="tight")
     plt.close(grid.figure)
-    return lines + [f"![model quality against training steps](figures/{figure_out.name})\n"]
+    quick = get_profile("quick")
+    return lines + [f"![model quality against training steps](figures/{figure_out.name})\n",
+                    f"The `quick` profile trains the world model, the IDM and the one-step model for "
+                    f"{quick.world_model_steps // 1000}k / {quick.idm_steps // 1000}k / "
+                    f"{quick.one_step_model_steps // 1000}k steps (dashed), chosen from these curves "
+                    f"(`QUICK_MODEL_BUDGETS` in benchmark/grid/profiles.py says how).\n"]
 
 
 def report(archive: Path, measurements: Path, results: Path, out: Path,

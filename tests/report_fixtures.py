@@ -1,17 +1,21 @@
 """Hand-made result files for the report tests, with the look-alikes every report must leave out."""
 
+import dataclasses
+
 from benchmark.grid.methods import METHODS
+from benchmark.grid.profiles import PROFILES
 from benchmark.results import write_json_atomic
 
 
 def write_result(root, task, method, seed, score, *, variant="", source="local", profile="quick",
                  checksum="a" * 64, version=None, finished="2026-11-30T00:00:00+00:00", evaluations=None,
-                 caveats=()):
+                 caveats=(), budgets=None):
     name = f"{method}+{variant}" if variant else method
     path = root / profile / source / task / name / f"seed{seed}.json"
     write_json_atomic(path, {
         "run": {"profile": profile, "source": source, "task": task, "method": method, "variant": variant,
                 "seed": seed, "method_version": METHODS[method].version if version is None else version},
+        "profile": dataclasses.asdict(PROFILES[profile]) | (budgets or {}) if profile in PROFILES else {},
         "final_score": score, "best_score": score,
         "evaluations": evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}],
         "dataset": {"id": f"local/{task}", "checksum": checksum, "caveats": list(caveats)}, "finished_at": finished,
@@ -20,8 +24,9 @@ def write_result(root, task, method, seed, score, *, variant="", source="local",
 
 
 def write_look_alikes(root, task, method, seed=0):
-    """Four runs that resemble (task, method, seed) and score 999: no report may show them."""
+    """Five runs that resemble (task, method, seed) and score 999: no report may show them."""
     write_result(root, task, method, seed, 999.0, variant="h3")
     write_result(root, task, method, seed, 999.0, source="minari")
     write_result(root, task, method, seed + 100, 999.0, version=0)
     write_result(root, task, method, seed + 200, 999.0, checksum="b" * 64, finished="2026-01-01T00:00:00+00:00")
+    write_result(root, task, method, seed + 300, 999.0, budgets={"eval_episodes": 1})

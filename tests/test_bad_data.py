@@ -1,5 +1,6 @@
 """Bad data and broken result files never become results: refused up front, or set aside and redone."""
 
+import dataclasses
 import json
 
 import h5py
@@ -10,6 +11,7 @@ from benchmark.cli import build_grid, main, parser
 from benchmark.run.completion import is_done, result_state
 from benchmark.data import DataSpec, load_dataset
 from benchmark.errors import exit_2_on_usage_error
+from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
 from benchmark.envs.tasks import parse_task
 
@@ -94,12 +96,13 @@ def test_ctrl_c_says_how_to_resume(capsys):
     assert interrupted() == 130 and "rerun the same command to continue" in capsys.readouterr().err
 
 
-def _result(spec: RunSpec, checksum="c" * 64, version=None):
+def _result(spec: RunSpec, checksum="c" * 64, version=None, budgets=None):
     from benchmark.grid.methods import get_method
 
     version = get_method(spec.method).version if version is None else version
     return {"run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
                     "profile": spec.profile, "source": spec.data.source, "method_version": version},
+            "profile": dataclasses.asdict(get_profile(spec.profile)) | (budgets or {}),
             "dataset": {"checksum": checksum}, "final_score": 1.0, "best_score": 1.0}
 
 
@@ -118,6 +121,15 @@ def test_only_a_current_result_counts_as_done_and_others_are_kept_aside(tmp_path
 
     path.write_text(json.dumps(_result(spec, version=0)))
     assert result_state(spec, tmp_path)[0] == "stale"  # made by an older version of the method
+
+    model_based = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick")
+    model_based.result_path(tmp_path).parent.mkdir(parents=True)
+    for method_spec in (spec, model_based):  # the quick profile's world model had 15k steps when they ran
+        method_spec.result_path(tmp_path).write_text(json.dumps(_result(method_spec,
+                                                                        budgets={"world_model_steps": 15_000})))
+    assert result_state(spec, tmp_path) == ("done", "")  # TD3+BC trains no world model: still comparable
+    now = get_profile("quick").world_model_steps
+    assert result_state(model_based, tmp_path) == ("stale", f"quick profile's world_model_steps 15000 (now {now})")
 
     path.write_text('{"run": {"task": "hopper')  # truncated
     state, detail = run_status(spec, tmp_path)

@@ -37,8 +37,8 @@ def test_selection_leaves_out_every_look_alike(tmp_path):
     selection = select_runs(load_runs(tmp_path), profile="quick", source="local")
     assert selection.runs["final_score"].tolist() == [50.0]
     assert sorted(selection.left_out["reason"]) == [
-        "older dataset build", "other ablation variant", "other data source",
-        "stale method version (rerun with today's code)"]
+        "made with the profile's earlier budgets (rerun)", "older dataset build", "other ablation variant",
+        "other data source", "stale method version (rerun with today's code)"]
 
 
 def test_complete_matrix_needs_every_seed_on_every_task(tmp_path):

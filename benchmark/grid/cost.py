@@ -17,8 +17,11 @@ from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
 
 ROWS = 1_000_000
-PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 14.0, "idm": 60.0, "one_step_model": 80.0,
-              "rollouts": 690.0, "evaluation_steps": 3_000.0}
+# world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/
+# model_budget); diffuser: DD's plan model, measured before its training windows were normalised once (an upper
+# bound on its time)
+PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 29.0, "diffuser": 14.0, "idm": 170.0,
+              "one_step_model": 160.0, "rollouts": 690.0, "evaluation_steps": 3_000.0}
 
 
 def estimated_seconds(method: str, profile: Profile) -> float:
@@ -33,7 +36,7 @@ def estimated_seconds(method: str, profile: Profile) -> float:
                           + profile.model_based_train_steps / PER_SECOND["mve_agent"])
     if pipeline == "dd":
         planning = seconds * 20  # a sampler call at every environment step: ~20x an MLP policy's evaluation
-        return planning + profile.world_model_steps / PER_SECOND["world_model"] + profile.idm_steps / PER_SECOND["idm"]
+        return planning + profile.world_model_steps / PER_SECOND["diffuser"] + profile.idm_steps / PER_SECOND["idm"]
     world_model = profile.world_model_steps / PER_SECOND["world_model"]
     if pipeline == "dwm":
         rollouts = profile.bank_samples_per_row * ROWS

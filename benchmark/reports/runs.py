@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.grid.methods import METHODS
+from benchmark.run.completion import budget_changes
 
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "finished_at",
-           "evaluations", "dataset_caveats", "path"]
+           "evaluations", "dataset_caveats", "budgets_changed", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -32,7 +33,8 @@ def _row(path: Path) -> dict:
         "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
-        "dataset_caveats": tuple(result["dataset"].get("caveats", ())), "path": str(path),
+        "dataset_caveats": tuple(result["dataset"].get("caveats", ())),
+        "budgets_changed": bool(budget_changes(result, run["method"])), "path": str(path),
     }
 
 
@@ -106,6 +108,7 @@ def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str |
     flag(~candidates["variant"].isin(list(variants)), "other ablation variant")
     current = candidates["method"].map(lambda m: METHODS[m].version if m in METHODS else -1)
     flag(candidates["method_version"] != current, "stale method version (rerun with today's code)")
+    flag(candidates["budgets_changed"].astype(bool), "made with the profile's earlier budgets (rerun)")
     newest = (candidates[reasons == ""].sort_values("finished_at")
               .groupby(["profile", "source", "task"])["dataset_checksum"].last())
     keys = list(zip(candidates["profile"], candidates["source"], candidates["task"]))

@@ -356,7 +356,8 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                 return {**{name: value.clone() for name, value in best_state.items()},
                         "elite_members": best.argsort()[: config.elites]}
             started = time.perf_counter() - extra["seconds"]
-            while step < steps and step - improved_at < patience_steps:
+            stopped = step > 0 and step % config.validate_every == 0 and step - improved_at >= patience_steps
+            while step < steps and not stopped:
                 step += 1
                 rows = torch.randint(0, len(train_rows), (config.ensemble_size, config.batch_size), device=device,
                                      generator=generator)
@@ -369,6 +370,7 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                             best_state[name][improved] = value[improved]
                     best = torch.where(improved, error, best)
                     improved_at = step if improved.any() else improved_at
+                    stopped = step - improved_at >= patience_steps  # decided at a validation only
                     losses.append([step, float(loss), best.min().item()])
                     if step in snapshots:
                         kept[step] = chosen()

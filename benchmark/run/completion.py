@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark.grid.methods import METHODS
+from benchmark.grid.profiles import PROFILES, Profile
 from benchmark.grid.runspec import RunSpec
 
 
@@ -29,9 +30,25 @@ def result_state(spec: RunSpec, results_dir: Path, dataset_checksum: str | None 
                 "profile": spec.profile, "source": spec.data.source,
                 "method_version": METHODS[spec.method].version}
     different = [f"{key} {run.get(key)!r} (now {value!r})" for key, value in expected.items() if run.get(key) != value]
+    different += [f"{spec.profile} profile's {key} {was!r} (now {now!r})"
+                  for key, (was, now) in budget_changes(result, spec.method).items()]
     if dataset_checksum is not None and checksum != dataset_checksum:
         different.append(f"dataset checksum {checksum[:12]} (now {dataset_checksum[:12]})")
     return ("stale", "; ".join(different)) if different else ("done", "")
+
+
+def budget_changes(result: dict, method: str) -> dict[str, tuple]:
+    """{budget: (in the result, in its profile now)} for each budget of the run's profile that changed since."""
+    profile = PROFILES.get(result["run"]["profile"])
+    if profile is None or method not in METHODS:
+        return {}
+    pipeline = METHODS[method].pipeline
+    try:
+        recorded = Profile(**result["profile"]).budgets(pipeline)
+    except (KeyError, TypeError):  # recorded before a budget existed
+        recorded = {}
+    return {key: (recorded.get(key), now) for key, now in profile.budgets(pipeline).items()
+            if recorded.get(key) != now}
 
 
 def set_aside(path: Path, why: str) -> Path:
