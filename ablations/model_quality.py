@@ -67,22 +67,23 @@ def _value(records: pd.DataFrame, key: tuple) -> str:
     return MISSING if rows.empty else f"{rows['value'].mean():.4f}"
 
 
-def _after(folders: list[Path], task: str, variant: str = "") -> pd.DataFrame:
-    """The first of `folders` holding today's code's measurement of (task, variant): the current ones, or those
-    of superseded datasets kept for this comparison (results/archive/old-datasets)."""
-    for folder in folders:
-        records = load_measurements(folder, "quick", [task], [0], variant=variant)
-        if not records.empty:
-            return records
-    return records
+VARIANTS = {"default (z-score, x0)": "", "CDF, clipped, x0": "cdf", "z-score, epsilon": "eps",
+            "CDF, clipped, epsilon": "cdf-eps"}
 
 
-def model_table(before: Path, after: list[Path], task: str) -> pd.DataFrame:
+def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
+    """The fixes at equal data and budget: 98686d4's measurement beside today's code's on the same build."""
     columns = {"before": load_measurements(before, "quick", [task], [0]),
-               "after: default (z-score, x0)": _after(after, task),
-               "after: CDF, clipped, x0": _after(after, task, "cdf"),
-               "after: z-score, epsilon": _after(after, task, "eps"),
-               "after: CDF, clipped, epsilon": _after(after, task, "cdf-eps")}
+               **{f"after: {label}": load_measurements(after, "quick", [task], [0], variant=variant)
+                  for label, variant in VARIANTS.items()}}
+    return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
+                         for label, key in METRICS.items()])
+
+
+def variant_table(measurements: Path, task: str) -> pd.DataFrame:
+    """The world-model variants on today's datasets at today's quick budgets (the epsilon vs x0 decision)."""
+    columns = {label: load_measurements(measurements, "quick", [task], [0], variant=variant)
+               for label, variant in VARIANTS.items()}
     return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
                          for label, key in METRICS.items()])
 
@@ -96,8 +97,9 @@ def _score(folder: Path, method: str) -> str:
 
 
 def score_table(before: Path, after: Path) -> pd.DataFrame:
-    return pd.DataFrame([{"method": method, "before": _score(before, method), "after": _score(after, method)}
-                         for method in ("dwm-td3bc", "dawm-td3bc")])
+    return pd.DataFrame([{"method": method, "before (98686d4; 128-unit data, 15k-step world model)":
+                          _score(before, method), "after (today's code, data and quick budgets)": _score(after, method)}
+                         for method in ("dwm-td3bc", "dawm-td3bc", "td3bc")])
 
 
 def measured_commits(*folders: Path) -> str:
@@ -188,10 +190,10 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
     lines = ["# Model quality before and after the fidelity fixes (profile `quick`, local data, seed 0)\n",
              "Produced by `python -m ablations.model_quality` from the files named below alone. Before: the code "
              "of commit 98686d4 (measurements and runs kept in `results/archive/before-issue-13/`). After: the "
-             f"code of commits {measured_commits(measurements, old_datasets)} (what the "
+             f"code of commits {measured_commits(old_datasets / 'measurements')} (what the "
              "measurement files record; later code trains with fused Adam, which changes the numbers only by float "
              "rounding). Both measure the same datasets, the 128-unit-recipe builds the measurement files' checksums "
-             "name: where those have been rebuilt (results/datasets.md), the after files are kept in "
+             "name; those have since been rebuilt (results/datasets.md), and the after files are kept in "
              "`results/archive/old-datasets/` for this comparison.\n",
              "## Sampler quality on a target with a known answer\n",
              "Share of 20,000 samples within 3 standard deviations of a mode of 0.5 N(-1, 0.1^2) + 0.5 N(1, 0.1^2), "
@@ -200,10 +202,17 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
     for task in TASKS:
         lines += [f"## {task}: world model, one-step model and IDM (held-out 5% of episodes)\n",
                   model_table(archive / "measurements" / "idm_accuracy",
-                              [measurements, old_datasets / "measurements" / "idm_accuracy"], task
-                              ).to_markdown(index=False),
-                  ""]
+                              old_datasets / "measurements" / "idm_accuracy", task).to_markdown(index=False), ""]
     lines += budget_section(budgets, out.parent / "figures" / "model_budget.png")
+    quick = get_profile("quick")
+    lines += ["## World-model variants on today's datasets at the quick budgets\n",
+              f"`python -m ablations.idm_accuracy --world-model-variants cdf eps cdf-eps` with today's code: models "
+              f"of {quick.world_model_steps // 1000}k / {quick.idm_steps // 1000}k / "
+              f"{quick.one_step_model_steps // 1000}k steps on the rebuilt datasets (commits "
+              f"{measured_commits(measurements)}). These decide the world model's normaliser and prediction "
+              f"target; the one-step and IDM rows repeat across columns (one model each).\n"]
+    for task in TASKS[:2]:
+        lines += [f"### {task}\n", variant_table(measurements, task).to_markdown(index=False), ""]
     lines += ["## Quick DWM-TD3BC and DAWM-TD3BC on hopper-medium, seed 0: final (best) normalised score\n",
               score_table(archive / "runs", results).to_markdown(index=False), "",
               f"{MISSING}: not measured yet (`python -m ablations.idm_accuracy --tasks hopper-medium-v2 "

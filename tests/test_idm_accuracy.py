@@ -143,23 +143,28 @@ def test_model_quality_report_before_and_after(tmp_path):
 
     archive = tmp_path / "archive"
     shutil.copytree(ARCHIVE, archive)
-    after = tmp_path / "measurements" / "quick" / "local" / "hopper-medium-v2"
-    after.mkdir(parents=True)
     measurement = json.loads((archive / "measurements" / "idm_accuracy" / "quick" / "local" / "hopper-medium-v2" /
                               "seed0.json").read_text())
-    for record in measurement["records"]:
-        record["value"] = 0.5 if record["metric"] == "state_rmse" else record["value"]
-    (after / "seed0.json").write_text(json.dumps(measurement))
+    for folder, variant, value in ((tmp_path / "old-datasets" / "measurements" / "idm_accuracy", "", 0.5),
+                                   (tmp_path / "measurements", "cdf-eps", 0.25)):
+        path = folder / "quick" / "local" / "hopper-medium-v2" / f"seed0{'+' * bool(variant)}{variant}.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({**measurement, "run": {**measurement["run"], "world_model_variant": variant},
+                                    "records": [{**r, "value": value if r["metric"] == "state_rmse" else r["value"]}
+                                                for r in measurement["records"]]}))
     text = report(archive, tmp_path / "measurements", tmp_path / "runs", tmp_path / "model_quality.md",
                   tmp_path / "budgets", tmp_path / "old-datasets")
+    fixes, variants = text.split("## World-model variants on today's datasets")
 
-    def row(label: str) -> list[str]:
-        line = next(line for line in text.splitlines() if line.startswith(f"| {label} "))
+    def row(section: str, label: str) -> list[str]:
+        line = next(line for line in section.splitlines() if line.startswith(f"| {label} "))
         return [cell.strip() for cell in line.strip("|").split("|")]
 
-    assert row("world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–", "–"]  # variants not run
-    assert row("5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
-    assert row("dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
+    # the fixes compare equal data: today's code on the archived build, never on today's datasets
+    assert row(fixes, "world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–", "–"]
+    assert row(variants, "world model state RMSE (std), k=1")[1:] == ["–", "–", "–", "0.25"]  # only cdf-eps ran
+    assert row(fixes, "5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
+    assert row(variants, "dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
 
 
 def test_model_budget_measures_each_snapshot_once(tiny_hopper, tmp_path, monkeypatch):
