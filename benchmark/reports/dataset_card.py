@@ -264,8 +264,10 @@ beside D4RL's and with the quick profile's 10x fewer steps in mind.
 
 ## How these differ from D4RL's
 
-- gymnasium's v5 environments on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py: the same bodies and
-  rewards, not the same simulator build, so scores are close to D4RL's, not equal.
+- gymnasium's v5 environments on MuJoCo {_mujoco_version()}, not gym's v3 on mujoco-py: the same rewards and,
+  but for Walker2d's feet, the same bodies; not the same simulator build, so scores are close to D4RL's, not equal.
+  Walker2d-v5 gives both feet friction 1.9, where D4RL's v3 model gives the right foot 0.9 (Gymnasium issue #477;
+  `gymnasium.make("Walker2d-v5", xml_file="walker2d.xml")` is the old model).
 - The medium checkpoint is chosen by the score of its data, so medium-replay holds as many transitions as SAC
   took to reach that level, which is not D4RL's size (see `medium-replay transitions`).
 - Scores of agents trained on these datasets are comparable across the methods of this suite; against
