@@ -71,21 +71,26 @@ VARIANTS = {"default (z-score, x0)": "", "CDF, clipped, x0": "cdf", "z-score, ep
             "CDF, clipped, epsilon": "cdf-eps"}
 
 
-def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
-    """The fixes at equal data and budget: 98686d4's measurement beside today's code's on the same build."""
-    columns = {"before": load_measurements(before, "quick", [task], [0]),
-               **{f"after: {label}": load_measurements(after, "quick", [task], [0], variant=variant)
-                  for label, variant in VARIANTS.items()}}
+def _metrics_table(columns: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per metric, one column per set of measurement records."""
     return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
                          for label, key in METRICS.items()])
+
+
+def _variants(folder: Path, task: str, prefix: str = "") -> dict[str, pd.DataFrame]:
+    return {f"{prefix}{label}": load_measurements(folder, "quick", [task], [0], variant=variant)
+            for label, variant in VARIANTS.items()}
+
+
+def model_table(before: Path, after: Path, task: str) -> pd.DataFrame:
+    """The fixes at equal data and budget: 98686d4's measurement beside today's code's on the same build."""
+    return _metrics_table({"before": load_measurements(before, "quick", [task], [0]),
+                           **_variants(after, task, "after: ")})
 
 
 def variant_table(measurements: Path, task: str) -> pd.DataFrame:
     """The world-model variants on today's datasets at today's quick budgets (the epsilon vs x0 decision)."""
-    columns = {label: load_measurements(measurements, "quick", [task], [0], variant=variant)
-               for label, variant in VARIANTS.items()}
-    return pd.DataFrame([{"metric": label, **{name: _value(records, key) for name, records in columns.items()}}
-                         for label, key in METRICS.items()])
+    return _metrics_table(_variants(measurements, task))
 
 
 def _score(folder: Path, method: str) -> str:
@@ -169,15 +174,14 @@ def budget_section(folder: Path, figure_out: Path) -> list[str]:
     grid = sns.relplot(data=pd.DataFrame(curves), x="steps", y="value", hue="metric", col="task", kind="line",
                        marker="o", height=3.4, facet_kws={"sharey": False})
     grid.set(xscale="log", yscale="log", xlabel="training steps", ylabel="error")
-    budgets = sorted({row["steps"] for row in curves})
+    budgets, quick = sorted({row["steps"] for row in curves}), get_profile("quick")
     for ax in grid.axes.flat:
         ax.set_xticks(budgets, [f"{b // 1000}k" for b in budgets])
         ax.minorticks_off()
-        ax.axvline(get_profile("quick").world_model_steps, color="grey", linestyle="--", linewidth=1)
+        ax.axvline(quick.world_model_steps, color="grey", linestyle="--", linewidth=1)
     figure_out.parent.mkdir(parents=True, exist_ok=True)
     grid.figure.savefig(figure_out, dpi=120, bbox_inches="tight")
     plt.close(grid.figure)
-    quick = get_profile("quick")
     return lines + [f"![model quality against training steps](figures/{figure_out.name})\n",
                     f"The `quick` profile trains the world model, the IDM and the one-step model for "
                     f"{quick.world_model_steps // 1000}k / {quick.idm_steps // 1000}k / "

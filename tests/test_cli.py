@@ -333,3 +333,13 @@ def test_video_without_opengl_names_the_backend_and_writes_nothing(tiny_hopper, 
     assert "MUJOCO_GL=egl" in capsys.readouterr().err
     assert not video.parent.exists()
     assert main(["evaluate", str(spec.result_path(tmp_path / "runs")), "--video", str(tmp_path / "a.mp4")]) == 2
+
+
+def test_the_hyperparameter_table_holds_the_quick_model_budgets_and_who_spends_them():
+    from benchmark.grid.hyperparams import table_rows
+    from benchmark.grid.profiles import QUICK_MODEL_BUDGETS
+
+    rows = {row["field"]: row for row in table_rows() if row["config"] == "Profile quick"}
+    assert rows["world_model_steps"]["value"] == "50000" and rows["world_model_steps"]["source"] == QUICK_MODEL_BUDGETS
+    assert rows["idm_steps"]["methods"] == "dawm-td3bc, dawm-iql, dawm-t-td3bc, dawm-t-iql, dd, dd-official"
+    assert rows["one_step_model_steps"]["methods"] == "onestep-td3bc, onestep-iql"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.grid.methods import METHODS, get_method
-from benchmark.grid.profiles import BANK_DRAWS, PROFILES
+from benchmark.grid.profiles import BANK_DRAWS, PROFILES, QUICK_MODEL_BUDGETS
 from benchmark.envs.tasks import all_tasks
 
 CORL_IQL = ("iql", "dawm-iql", "dawm-t-iql")  # IQL as CORL tunes it, on real or real + synthetic data
@@ -115,4 +115,9 @@ def table_rows() -> list[dict[str, str]]:
         rows.append({"config": f"Profile {profile.name}", "methods": dwm_methods, "tasks": "all",
                      "field": "bank_samples_per_row", "value": repr(profile.bank_samples_per_row),
                      "source": BANK_DRAWS})
+    quick = PROFILES["quick"]
+    for name in ("world_model_steps", "idm_steps", "one_step_model_steps"):
+        spenders = ", ".join(m.name for m in METHODS.values() if name in quick.budgets(m.pipeline))
+        rows.append({"config": "Profile quick", "methods": spenders, "tasks": "all", "field": name,
+                     "value": repr(getattr(quick, name)), "source": QUICK_MODEL_BUDGETS})
     return rows
