@@ -27,6 +27,7 @@ from benchmark.grid.hyperparams import resolve, table_rows
 from benchmark.launch.jobs import read_job
 from benchmark.grid.overrides import parse_set, read_config, validate, variant_name
 from benchmark.launch.launcher import launch
+from benchmark.launch.ordering import artefact_first
 from benchmark.launch.placement import place
 from benchmark.results import write_text_atomic
 from benchmark.run.stacked import groups as stacked_groups
@@ -193,7 +194,7 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
         return 0
     if getattr(args, "stack_seeds", False):
         return run_stacked(todo, Path(args.results))
-    placement = place(todo, device, os.cpu_count() or 1, args.workers)
+    placement = place(artefact_first(todo), device, os.cpu_count() or 1, args.workers)
     log_dir = args.logs or Path(args.results) / "logs" / f"{label}-{datetime.now():%Y%m%d-%H%M%S}"
     print(f"{placement.note}; job logs in {log_dir}", flush=True)
     outcomes = launch(placement.specs, args.results, log_dir, args.executor, placement.workers, cluster,

@@ -4,6 +4,7 @@ import torch
 
 from benchmark.grid.runspec import RunSpec
 from benchmark.launch import placement
+from benchmark.launch.ordering import artefact_first
 from benchmark.launch.placement import GIB, place
 
 
@@ -32,3 +33,20 @@ def test_gpus_take_as_many_runs_as_their_free_memory_holds_spread_round_robin(mo
     single = place(specs(["td3bc"]), "cuda:1", cpu_count=64)
     assert single.workers == 3 and {s.device for s in single.specs} == {"cuda:1"}
     assert place(specs(["dawm-td3bc"], n=1), "cuda:1", cpu_count=64).workers == 1  # never zero
+
+
+def test_runs_sharing_a_model_start_in_rounds_builders_first_model_free_last():
+    methods = ["td3bc", "iql", "dwm-td3bc", "dwm-iql", "dawm-td3bc", "onestep-td3bc", "onestep-iql", "dd"]
+    grid = [RunSpec(task, method, 0, "quick") for task in ("hopper-medium-v2", "walker2d-medium-v2")
+            for method in methods]
+    order = [(spec.task.split("-")[0], spec.method) for spec in artefact_first(grid)]
+    assert order == [("hopper", "dwm-td3bc"), ("hopper", "onestep-td3bc"), ("hopper", "dd"),
+                     ("walker2d", "dwm-td3bc"), ("walker2d", "onestep-td3bc"), ("walker2d", "dd"),
+                     ("hopper", "dwm-iql"), ("hopper", "onestep-iql"),
+                     ("walker2d", "dwm-iql"), ("walker2d", "onestep-iql"),
+                     ("hopper", "dawm-td3bc"), ("walker2d", "dawm-td3bc"),
+                     ("hopper", "td3bc"), ("hopper", "iql"), ("walker2d", "td3bc"), ("walker2d", "iql")]
+    seeds = [RunSpec("hopper-medium-v2", method, seed, "quick") for method in ("dwm-td3bc", "dwm-iql")
+             for seed in (0, 1)]
+    assert [(s.method, s.seed) for s in artefact_first(seeds)] == [  # each seed trains its own world model
+        ("dwm-td3bc", 0), ("dwm-td3bc", 1), ("dwm-iql", 0), ("dwm-iql", 1)]
