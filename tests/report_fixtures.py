@@ -9,14 +9,14 @@ from benchmark.results import write_json_atomic
 
 def write_result(root, task, method, seed, score, *, variant="", source="local", profile="quick",
                  checksum="a" * 64, version=None, finished="2026-11-30T00:00:00+00:00", evaluations=None,
-                 caveats=(), budgets=None):
+                 caveats=(), budgets=None, best=None):
     name = f"{method}+{variant}" if variant else method
     path = root / profile / source / task / name / f"seed{seed}.json"
     write_json_atomic(path, {
         "run": {"profile": profile, "source": source, "task": task, "method": method, "variant": variant,
                 "seed": seed, "method_version": METHODS[method].version if version is None else version},
         "profile": dataclasses.asdict(PROFILES[profile]) | (budgets or {}) if profile in PROFILES else {},
-        "final_score": score, "best_score": score,
+        "final_score": score, "best_score": score if best is None else best,
         "evaluations": evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}],
         "dataset": {"id": f"local/{task}", "checksum": checksum, "caveats": list(caveats)}, "finished_at": finished,
         "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}})

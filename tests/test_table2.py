@@ -133,3 +133,16 @@ def test_tasks_whose_dataset_misses_the_recipe_targets_are_marked_and_explained(
     assert f"- halfcheetah-medium-expert-v2: {caveat}" in text and "- hopper-medium-v2" not in text
     plain = render(by_group(load_runs(tmp_path)))
     assert "| halfcheetah-medium-expert-v2 † |" in plain and f"- halfcheetah-medium-expert-v2: {caveat}" in plain
+
+
+def test_a_run_ending_below_half_its_best_marks_its_cell_and_is_named(tmp_path):
+    write_result(tmp_path, "walker2d-medium-v2", "td3bc", 0, 14.2, best=63.4)  # 14.2 < 31.7: fell
+    write_result(tmp_path, "walker2d-medium-v2", "td3bc", 1, 60.0, best=61.0)
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 32.0, best=63.0)  # 32.0 >= 31.5: a dip, not a fall
+    selection = by_group(load_runs(tmp_path))[("quick", "local")]
+    table = main_table(selection.runs, "local")
+    assert table.loc["walker2d-medium (local)", "TD3+BC"] == "37.1 ± 32.4 (2) ↘ · 82.7"
+    assert table.loc["hopper-medium (local)", "TD3+BC"] == "32.0 (1) · 60.4"
+    text = render_table2({("quick", "local"): selection})
+    assert ("TD3+BC on walker2d-medium-v2 seed 0 (final 14.2, best 63.4)" in text
+            and "[figures/curves_quick_local.png]" in text and "hopper-medium-v2 seed 0 (final" not in text)

@@ -24,6 +24,14 @@ TABLE2_METHODS = ("onestep-td3bc", "onestep-iql", "dd", "dwm-td3bc", "dwm-iql", 
 COMPARISONS = (("dawm-td3bc", "dwm-td3bc"), ("dawm-iql", "dwm-iql"), ("dwm-td3bc", "onestep-td3bc"),
                ("dwm-iql", "onestep-iql"))
 SOURCE_LABELS = {"local": "local", "minari": "Minari"}
+FELL_MARK = "↘"
+FELL_BELOW = 0.5  # ours: a cell is marked when a run ends below this fraction of its best evaluation
+
+
+def fell(cell: pd.DataFrame) -> bool:
+    """Whether a run of the cell ends well below its best evaluation: a curve that falls late (a collapse, or a
+    transient the budget stops inside) makes the final score a point on a slope, not a plateau."""
+    return bool((cell["final_score"] < FELL_BELOW * cell["best_score"]).any())
 
 
 def task_label(task: str, source: str) -> str:
@@ -47,7 +55,8 @@ def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
     for method, label in zip(TABLE2_METHODS, columns):
         paper = PAPER.get(method)
         for task in D4RL9:
-            ours = seed_cell(runs.loc[(runs["task"] == task) & (runs["method"] == method), "final_score"])
+            cell = runs[(runs["task"] == task) & (runs["method"] == method)]
+            ours = seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell) else "")
             published = paper.scores.get(task) if paper else None
             table.loc[task_label(task, source), label] = ours if published is None else f"{ours} · {published:.1f}"
         mean = average(runs, method)
@@ -120,6 +129,19 @@ def paper_footnotes() -> str:
     return "\n".join(lines)
 
 
+def fell_note(runs: pd.DataFrame, curves: str) -> str:
+    """The footnote of FELL_MARK, naming the table's runs it marks; empty when none falls."""
+    shown = runs[runs["method"].isin(TABLE2_METHODS)]
+    fallen = shown[shown["final_score"] < FELL_BELOW * shown["best_score"]]
+    if fallen.empty:
+        return ""
+    names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} (final {r.final_score:.1f}, best "
+                      f"{r.best_score:.1f})" for r in fallen.sort_values(["task", "method", "seed"]).itertuples())
+    return (f"{FELL_MARK} a run ends below {FELL_BELOW:.0%} of its best evaluation, so the budget stops on a falling "
+            f"curve (a collapse, or a transient a longer run recovers from; learning curves: [{curves}]({curves})): "
+            f"{names}\n\n")
+
+
 def _steps_line(group: pd.DataFrame) -> str:
     parts = []
     for method in TABLE2_METHODS:
@@ -164,6 +186,7 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
                if source == "local" else "")
             + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
             f"{main_table(group, source).to_markdown()}\n\n"
+            f"{fell_note(group, f'figures/curves_{profile}_{source}.png')}"
             f"{caveat_note(group)}"
             f"{paper_footnotes()}\n\n"
             f"### Aggregates over complete task x seed matrices (rliable's estimators, 95% stratified bootstrap)\n\n"
