@@ -93,6 +93,18 @@ def variant_table(measurements: Path, task: str) -> pd.DataFrame:
     return _metrics_table(_variants(measurements, task))
 
 
+def lowest_error(table: pd.DataFrame) -> str:
+    """Which of a variant_table's measured columns has the lowest world-model state error, per step k."""
+    parts = []
+    for k in (1, 7):
+        row = table.set_index("metric").loc[f"world model state RMSE (std), k={k}"]
+        measured = {name: float(value) for name, value in row.items() if value != MISSING}
+        if measured:
+            parts.append(f"k={k}: {min(measured, key=measured.get)}")
+    return (f"Lowest world-model state error among the {len(measured)} of {len(row)} variants measured: "
+            f"{'; '.join(parts)}.\n")
+
+
 def _score(folder: Path, method: str) -> str:
     path = folder / "quick" / "local" / "hopper-medium-v2" / method / "seed0.json"
     if not path.is_file():
@@ -216,7 +228,8 @@ def report(archive: Path, measurements: Path, results: Path, out: Path,
               f"{measured_commits(measurements)}). These decide the world model's normaliser and prediction "
               f"target; the one-step and IDM rows repeat across columns (one model each).\n"]
     for task in TASKS[:2]:
-        lines += [f"### {task}\n", variant_table(measurements, task).to_markdown(index=False), ""]
+        table = variant_table(measurements, task)
+        lines += [f"### {task}\n", table.to_markdown(index=False), "", lowest_error(table)]
     lines += ["## Quick DWM-TD3BC and DAWM-TD3BC on hopper-medium, seed 0: final (best) normalised score\n",
               score_table(archive / "runs", results).to_markdown(index=False), "",
               f"{MISSING}: not measured yet (`python -m ablations.idm_accuracy --tasks hopper-medium-v2 "

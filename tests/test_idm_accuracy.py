@@ -146,9 +146,9 @@ def test_model_quality_report_before_and_after(tmp_path):
     measurement = json.loads((archive / "measurements" / "idm_accuracy" / "quick" / "local" / "hopper-medium-v2" /
                               "seed0.json").read_text())
     for folder, variant, value in ((tmp_path / "old-datasets" / "measurements" / "idm_accuracy", "", 0.5),
-                                   (tmp_path / "measurements", "cdf-eps", 0.25)):
+                                   (tmp_path / "measurements", "cdf-eps", 0.25), (tmp_path / "measurements", "", 0.5)):
         path = folder / "quick" / "local" / "hopper-medium-v2" / f"seed0{'+' * bool(variant)}{variant}.json"
-        path.parent.mkdir(parents=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**measurement, "run": {**measurement["run"], "world_model_variant": variant},
                                     "records": [{**r, "value": value if r["metric"] == "state_rmse" else r["value"]}
                                                 for r in measurement["records"]]}))
@@ -162,7 +162,9 @@ def test_model_quality_report_before_and_after(tmp_path):
 
     # the fixes compare equal data: today's code on the archived build, never on today's datasets
     assert row(fixes, "world model state RMSE (std), k=1")[1:] == ["0.0988", "0.5", "–", "–", "–"]
-    assert row(variants, "world model state RMSE (std), k=1")[1:] == ["–", "–", "–", "0.25"]  # only cdf-eps ran
+    assert row(variants, "world model state RMSE (std), k=1")[1:] == ["0.5", "–", "–", "0.25"]  # two of four ran
+    assert ("Lowest world-model state error among the 2 of 4 variants measured: k=1: CDF, clipped, epsilon; k=7: "
+            "CDF, clipped, epsilon.") in variants
     assert row(fixes, "5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
     assert row(variants, "dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
 
