@@ -28,10 +28,10 @@ FELL_MARK = "↘"
 FELL_BELOW = 0.5  # ours: a cell is marked when a run ends below this fraction of its best evaluation
 
 
-def fell(cell: pd.DataFrame) -> bool:
-    """Whether a run of the cell ends well below its best evaluation: a curve that falls late (a collapse, or a
+def fell(runs: pd.DataFrame) -> pd.Series:
+    """Per run: whether it ends well below its best evaluation. A curve that falls late (a collapse, or a
     transient the budget stops inside) makes the final score a point on a slope, not a plateau."""
-    return bool((cell["final_score"] < FELL_BELOW * cell["best_score"]).any())
+    return runs["final_score"] < FELL_BELOW * runs["best_score"]
 
 
 def task_label(task: str, source: str) -> str:
@@ -56,7 +56,7 @@ def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
         paper = PAPER.get(method)
         for task in D4RL9:
             cell = runs[(runs["task"] == task) & (runs["method"] == method)]
-            ours = seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell) else "")
+            ours = seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell).any() else "")
             published = paper.scores.get(task) if paper else None
             table.loc[task_label(task, source), label] = ours if published is None else f"{ours} · {published:.1f}"
         mean = average(runs, method)
@@ -132,7 +132,7 @@ def paper_footnotes() -> str:
 def fell_note(runs: pd.DataFrame, curves: str) -> str:
     """The footnote of FELL_MARK, naming the table's runs it marks; empty when none falls."""
     shown = runs[runs["method"].isin(TABLE2_METHODS)]
-    fallen = shown[shown["final_score"] < FELL_BELOW * shown["best_score"]]
+    fallen = shown[fell(shown)]
     if fallen.empty:
         return ""
     names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} (final {r.final_score:.1f}, best "
