@@ -1,14 +1,18 @@
 """What a grid will cost before it runs, so nobody starts hundreds of CPU-days by accident.
 
-Per method: the median wall time of its result files already present for this profile where there are some,
-otherwise the profile's budgets at rates measured on our 2-core CPU machines (two single-threaded runs
-sharing the machine; machine-facts.md and our own runs), for a 1M-row dataset. Cached models are counted in
-every run that needs them, as if none were cached yet: an upper bound. GPU rates are not measured yet.
+A run's own work (agent, evaluation, DAWM's synthesis, DD's models) is priced per run: the median of its
+method's result files already present for this profile where there are some, otherwise the profile's budgets
+at rates measured on our 2-core CPU machines (two single-threaded runs sharing the machine; machine-facts.md
+and our own runs), for a 1M-row dataset. The models shared by the runs of one task and seed (the diffusion world
+model, its rollout bank, DAWM's IDM, the one-step model) are priced once per task and seed, and not at all where
+a finished run of that task and seed already used them (they are in the cache, unless it was cleared). GPU rates
+are not measured yet.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -24,39 +28,120 @@ PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 29.0, "diffuser":
               "one_step_model": 160.0, "rollouts": 690.0, "evaluation_steps": 3_000.0}
 
 
+@dataclass(frozen=True)
+class SharedModel:
+    label: str
+    phase: str  # its wall-time phase in a result file, which the runs' own cost leaves out
+    components: tuple[str, ...]  # the config components it depends on: an override of one makes another model
+
+
+SHARED = {
+    "world_model": SharedModel("shared: diffusion world model", "world_model", ("world_model",)),
+    "bank": SharedModel("shared: rollout bank", "rollouts", ("world_model", "bank")),
+    "idm": SharedModel("shared: DAWM's IDM", "inverse_dynamics", ("idm",)),
+    "one_step_model": SharedModel("shared: one-step model", "world_model", ("world_model",)),
+}
+SHARED_BY_PIPELINE = {"model_free": (), "dd": (), "one_step": ("one_step_model",), "dwm": ("world_model", "bank"),
+                      "dawm": ("world_model", "bank", "idm")}
+
+
+def bank_rollouts(method: str, profile: Profile, rows: int = ROWS) -> int:
+    """The rollouts a run reads from its task and seed's bank: DWM's draws per row, DAWM's synthetic volume."""
+    method_ = get_method(method)
+    if method_.pipeline == "dwm":
+        return profile.bank_samples_per_row * rows
+    augmentation = method_.components["augmentation"]()
+    return math.ceil(augmentation.synthetic_volume * rows / augmentation.horizon)
+
+
+def shared_seconds(kind: str, profile: Profile, rollouts: int = 0) -> float:
+    """One shared model's CPU seconds from the profile's budgets; the bank's for `rollouts` new rollouts."""
+    return {"world_model": profile.world_model_steps / PER_SECOND["world_model"],
+            "bank": rollouts / PER_SECOND["rollouts"],
+            "idm": profile.idm_steps / PER_SECOND["idm"],
+            "one_step_model": profile.one_step_model_steps / PER_SECOND["one_step_model"]}[kind]
+
+
 def estimated_seconds(method: str, profile: Profile) -> float:
-    """One run's CPU seconds from the profile's budgets (see the module docstring)."""
+    """One run's own CPU seconds from the profile's budgets, shared models left out (see the module docstring)."""
     pipeline = get_method(method).pipeline
     evaluations = profile.agent_steps(pipeline) // profile.eval_every + 1
     seconds = evaluations * profile.eval_episodes * 1000 / PER_SECOND["evaluation_steps"]
     if pipeline == "model_free":
         return seconds + profile.train_steps / PER_SECOND["agent"]
-    if pipeline == "one_step":
-        return seconds + (profile.one_step_model_steps / PER_SECOND["one_step_model"]
-                          + profile.model_based_train_steps / PER_SECOND["mve_agent"])
+    if pipeline in ("one_step", "dwm"):
+        return seconds + profile.model_based_train_steps / PER_SECOND["mve_agent"]
     if pipeline == "dd":
         planning = seconds * 20  # a sampler call at every environment step: ~20x an MLP policy's evaluation
         return planning + profile.world_model_steps / PER_SECOND["diffuser"] + profile.idm_steps / PER_SECOND["idm"]
-    world_model = profile.world_model_steps / PER_SECOND["world_model"]
-    if pipeline == "dwm":
-        rollouts = profile.bank_samples_per_row * ROWS
-        return seconds + world_model + rollouts / PER_SECOND["rollouts"] + (
-            profile.model_based_train_steps / PER_SECOND["mve_agent"])
-    volume = get_method(method).components["augmentation"]().synthetic_volume
-    rollouts = math.ceil(volume * ROWS / 7)
-    return seconds + world_model + rollouts / PER_SECOND["rollouts"] + profile.idm_steps / PER_SECOND["idm"] + (
-        profile.model_based_train_steps / PER_SECOND["agent"])
+    synthesis = bank_rollouts(method, profile) / PER_SECOND["rollouts"] / 10  # IDM labelling: ~1/10 of sampling
+    return seconds + synthesis + profile.model_based_train_steps / PER_SECOND["agent"]
+
+
+def own_seconds(method: str, phases: dict[str, float]) -> float:
+    """A result file's wall time without the shared models it trained or loaded."""
+    shared = {SHARED[kind].phase for kind in SHARED_BY_PIPELINE[get_method(method).pipeline]}
+    return sum(seconds for phase, seconds in phases.items() if phase != "total" and phase not in shared)
+
+
+def _model_key(spec: RunSpec, kind: str) -> tuple:
+    """Which shared model a run needs: runs of one task and seed share it unless an override changes it."""
+    changed = tuple(o for o in spec.overrides if o[0] in SHARED[kind].components)
+    return spec.task, spec.seed, kind, changed
+
+
+def _shared_rows(specs: list[RunSpec], done: set[RunSpec], profile: Profile) -> list[dict]:
+    """One row per kind of shared model: how many the grid needs, how many finished runs already built."""
+    needed: dict[tuple, int] = {}  # model -> rollouts (the bank) or 0
+    built: dict[tuple, int] = {}
+    for spec in specs:
+        for kind in SHARED_BY_PIPELINE[get_method(spec.method).pipeline]:
+            key = _model_key(spec, kind)
+            rollouts = bank_rollouts(spec.method, profile) if kind == "bank" else 0
+            into = built if spec in done else needed
+            into[key] = max(into.get(key, 0), rollouts)
+    rows = []
+    for kind, model in SHARED.items():
+        keys = {key for key in needed.keys() | built.keys() if key[2] == kind}
+        if not keys:
+            continue
+        if kind == "bank":  # a bank grows to the largest draw any of its runs needs
+            largest = max(max(needed.get(k, 0), built.get(k, 0)) for k in keys)
+            each = shared_seconds(kind, profile, largest)
+            missing = {k: needed[k] - built.get(k, 0) for k in keys if needed.get(k, 0) > built.get(k, 0)}
+            left, seconds = list(missing), sum(shared_seconds(kind, profile, n) for n in missing.values())
+        else:
+            each = shared_seconds(kind, profile)
+            left = [k for k in keys if k not in built]
+            seconds = len(left) * each
+        rows.append({"method": model.label, "runs": len(keys), "done": len(keys) - len(left), "to run": len(left),
+                     "hours per run": f"{each / 3600:.2f} (estimate)", "core-hours left": round(seconds / 3600, 1)})
+    return rows
+
+
+def _per_run(method: str, own: pd.DataFrame, profile: Profile) -> tuple[float, str]:
+    """A run's own seconds: its method's median, else its pipeline's (the same models, another agent), else the
+    estimate from the profile's budgets; and which of the three it is."""
+    for column, value, how in (("method", method, "measured"),
+                               ("pipeline", get_method(method).pipeline, "measured, same pipeline")):
+        times = own.loc[own[column] == value, "seconds"]
+        if not times.empty:
+            return float(times.median()), how
+    return estimated_seconds(method, profile), "estimate"
 
 
 def cost_table(specs: list[RunSpec], done: set[RunSpec], measured: pd.DataFrame, profile: Profile) -> pd.DataFrame:
-    """One row per method: runs in the grid, done, to run, hours per run and for what is left (core-hours)."""
+    """One row per method (its runs' own work) and per kind of shared model: in the grid, done, to run, hours
+    each and core-hours for what is left."""
+    own = pd.DataFrame({"method": measured["method"], "seconds": [own_seconds(m, p) for m, p in
+                                                                   zip(measured["method"], measured["phase_seconds"])]})
+    own["pipeline"] = [get_method(m).pipeline for m in own["method"]]
     rows = []
     for method in dict.fromkeys(s.method for s in specs):
         grid = [s for s in specs if s.method == method]
         todo = [s for s in grid if s not in done]
-        times = measured.loc[measured["method"] == method, "wall_time_s"]
-        per_run = float(times.median()) if not times.empty else estimated_seconds(method, profile)
+        per_run, how = _per_run(method, own, profile)
         rows.append({"method": method, "runs": len(grid), "done": len(grid) - len(todo), "to run": len(todo),
-                     "hours per run": f"{per_run / 3600:.2f}" + (" (measured)" if not times.empty else " (estimate)"),
+                     "hours per run": f"{per_run / 3600:.2f} ({how})",
                      "core-hours left": round(len(todo) * per_run / 3600, 1)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + _shared_rows(specs, done, profile))

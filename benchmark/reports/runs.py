@@ -13,8 +13,8 @@ from benchmark.grid.methods import METHODS
 from benchmark.run.completion import budget_changes
 
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
-           "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "finished_at",
-           "evaluations", "dataset_caveats", "budgets_changed", "path"]
+           "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "phase_seconds",
+           "finished_at", "evaluations", "dataset_caveats", "budgets_changed", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -31,6 +31,7 @@ def _row(path: Path) -> dict:
         "train_steps": result["evaluations"][-1]["step"], "dataset_id": result["dataset"]["id"],
         "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
         "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
+        "phase_seconds": result["wall_time_s"],
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
         "dataset_caveats": tuple(result["dataset"].get("caveats", ())),
