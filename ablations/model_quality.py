@@ -95,13 +95,16 @@ def variant_table(measurements: Path, task: str) -> pd.DataFrame:
 
 def lowest_error(table: pd.DataFrame) -> str:
     """Which of a variant_table's measured columns has the lowest world-model state error, per step k."""
-    parts = []
+    parts, variants = [], set()
     for k in (1, 7):
         row = table.set_index("metric").loc[f"world model state RMSE (std), k={k}"]
         measured = {name: float(value) for name, value in row.items() if value != MISSING}
+        variants |= measured.keys()
         if measured:
             parts.append(f"k={k}: {min(measured, key=measured.get)}")
-    return (f"Lowest world-model state error among the {len(measured)} of {len(row)} variants measured: "
+    if not parts:
+        return "No world-model variant measured yet.\n"
+    return (f"Lowest world-model state error among the {len(variants)} of {len(row)} variants measured: "
             f"{'; '.join(parts)}.\n")
 
 

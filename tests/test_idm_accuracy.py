@@ -165,6 +165,7 @@ def test_model_quality_report_before_and_after(tmp_path):
     assert row(variants, "world model state RMSE (std), k=1")[1:] == ["0.5", "–", "–", "0.25"]  # two of four ran
     assert ("Lowest world-model state error among the 2 of 4 variants measured: k=1: CDF, clipped, epsilon; k=7: "
             "CDF, clipped, epsilon.") in variants
+    assert variants.split("### walker2d-medium-v2")[1].count("No world-model variant measured yet.") == 1
     assert row(fixes, "5 -> 3 -> 2 (before)")[1:] == ["0.363", "0.363"]
     assert row(variants, "dwm-td3bc")[1:] == ["61.7 (best 62.7)", "–"]  # no quick run on today's code yet
 
