@@ -125,12 +125,16 @@ def test_tasks_whose_dataset_misses_the_recipe_targets_are_marked_and_explained(
     caveat = "expert policy below the target 85: deterministic 76.1, stochastic 72.0 at step 995000"
     for task, caveats in (("halfcheetah-medium-expert-v2", (caveat,)), ("hopper-medium-v2", ())):
         write_result(tmp_path, task, "td3bc", 0, 50.0, caveats=caveats)
+    old_wording = "expert policy below the target 85 at step 995000"  # an older run of the same dataset
+    write_result(tmp_path, "halfcheetah-medium-expert-v2", "iql", 0, 40.0, caveats=(old_wording,),
+                 finished="2026-11-01T00:00:00+00:00")
     runs = by_group(load_runs(tmp_path))[("quick", "local")].runs
     table = main_table(runs, "local")
     assert "halfcheetah-medium-expert (local) †" in table.index and "hopper-medium (local)" in table.index
     assert table.loc["halfcheetah-medium-expert (local) †", "TD3+BC"].startswith("50.0 (1)")
     text = render_table2({("quick", "local"): by_group(load_runs(tmp_path))[("quick", "local")]})
-    assert f"- halfcheetah-medium-expert-v2: {caveat}" in text and "- hopper-medium-v2" not in text
+    assert f"- halfcheetah-medium-expert-v2: {caveat}\n\n" in text and "- hopper-medium-v2" not in text
+    assert old_wording not in text  # the newest run's wording only, and a blank line before the next paragraph
     plain = render(by_group(load_runs(tmp_path)))
     assert "| halfcheetah-medium-expert-v2 † |" in plain and f"- halfcheetah-medium-expert-v2: {caveat}" in plain
 

@@ -55,14 +55,10 @@ CAVEAT_MARK = "†"
 
 
 def caveats_by_task(runs: pd.DataFrame) -> dict[str, list[str]]:
-    """The tasks whose dataset misses the D4RL recipe's targets, with what it misses (datasets.md)."""
-    found: dict[str, list[str]] = {}
-    for task, caveats in zip(runs["task"], runs["dataset_caveats"]):
-        for caveat in caveats:
-            found.setdefault(task, [])
-            if caveat not in found[task]:
-                found[task].append(caveat)
-    return found
+    """The tasks whose dataset misses the D4RL recipe's targets, with what it misses (datasets.md), as the most
+    recently finished run of the task words it: older runs of the same dataset may word it otherwise."""
+    newest = runs.sort_values("finished_at").groupby("task", sort=False).tail(1)
+    return {task: list(caveats) for task, caveats in zip(newest["task"], newest["dataset_caveats"]) if caveats}
 
 
 def caveat_note(runs: pd.DataFrame) -> str:
@@ -71,7 +67,7 @@ def caveat_note(runs: pd.DataFrame) -> str:
     if not found:
         return ""
     return "\n".join([f"{CAVEAT_MARK} dataset off the D4RL recipe's targets ([datasets.md](datasets.md)):",
-                      *(f"- {task}: {'; '.join(caveats)}" for task, caveats in sorted(found.items()))]) + "\n"
+                      *(f"- {task}: {'; '.join(caveats)}" for task, caveats in sorted(found.items()))]) + "\n\n"
 
 
 @dataclass(frozen=True)
