@@ -150,3 +150,20 @@ def test_a_run_ending_below_half_its_best_marks_its_cell_and_is_named(tmp_path):
     text = render_table2({("quick", "local"): selection})
     assert ("TD3+BC on walker2d-medium-v2 seed 0 (final 14.2, best 63.4)" in text
             and "[figures/curves_quick_local.png]" in text and "hopper-medium-v2 seed 0 (final" not in text)
+
+
+def test_the_noise_of_a_single_seed_cell_is_measured_per_environment_from_the_last_evaluations(tmp_path):
+    def curve(*scores):
+        return [{"step": 10 * i, "score": s} for i, s in enumerate(scores)]
+
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 50.0, evaluations=curve(99, 10, 20, 30, 40, 50))  # 15.81
+    write_result(tmp_path, "hopper-medium-replay-v2", "iql", 0, 4.0, evaluations=curve(0, 0, 0, 2, 4))  # 1.789
+    write_result(tmp_path, "walker2d-medium-v2", "dd", 0, 70.0, evaluations=curve(70))  # one evaluation: no spread
+    text = render_table2({("quick", "local"): by_group(load_runs(tmp_path))[("quick", "local")]})
+    assert ("the last 5 evaluations have a standard deviation (median over the table's runs) of 8.8 on hopper "
+            "(2 runs).") in text  # the median of 15.81 and 1.79; walker2d's DD run has too few evaluations
+    assert "walker2d (" not in text
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 50.0, evaluations=curve(50))
+    write_result(tmp_path, "hopper-medium-replay-v2", "iql", 0, 4.0, evaluations=curve(4))
+    text = render_table2({("quick", "local"): by_group(load_runs(tmp_path))[("quick", "local")]})
+    assert "Within one run" not in text  # nothing to measure it on: no line

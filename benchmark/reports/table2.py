@@ -26,6 +26,7 @@ COMPARISONS = (("dawm-td3bc", "dwm-td3bc"), ("dawm-iql", "dwm-iql"), ("dwm-td3bc
 SOURCE_LABELS = {"local": "local", "minari": "Minari"}
 FELL_MARK = "↘"
 FELL_BELOW = 0.5  # ours: a cell is marked when a run ends below this fraction of its best evaluation
+LAST_EVALUATIONS = 5  # ours: the window whose spread measures a run's evaluation-to-evaluation noise
 
 
 def fell(runs: pd.DataFrame) -> pd.Series:
@@ -142,6 +143,23 @@ def fell_note(runs: pd.DataFrame, curves: str) -> str:
             f"{names}\n\n")
 
 
+def evaluation_noise_note(runs: pd.DataFrame, last: int = LAST_EVALUATIONS) -> str:
+    """How far one run's score moves between its last evaluations, per environment: the noise in a single-seed
+    cell, which a difference between two cells must exceed before it means anything. Empty when no run has `last`
+    evaluations."""
+    shown = runs[runs["method"].isin(TABLE2_METHODS)]
+    spread = pd.DataFrame({"env": [parse_task(t).env for t in shown["task"]],
+                           "std": [float(np.std([score for _, score in e[-last:]], ddof=1)) if len(e) >= last
+                                   else np.nan for e in shown["evaluations"]]}).dropna()
+    if spread.empty:
+        return ""
+    per_env = spread.groupby("env")["std"].agg(["median", "size"])
+    parts = ", ".join(f"{row['median']:.1f} on {env} ({row['size']:.0f} runs)" for env, row in per_env.iterrows())
+    return (f"Within one run, the last {last} evaluations have a standard deviation (median over the table's runs) "
+            f"of {parts}. A single-seed cell is one draw of that noise: with nothing else different, two cells of "
+            f"one environment differ by about {np.sqrt(2):.1f} times its value (one standard deviation).\n\n")
+
+
 def _steps_line(group: pd.DataFrame) -> str:
     parts = []
     for method in TABLE2_METHODS:
@@ -187,6 +205,7 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
             + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
             f"{main_table(group, source).to_markdown()}\n\n"
             f"{fell_note(group, f'figures/curves_{profile}_{source}.png')}"
+            f"{evaluation_noise_note(group)}"
             f"{caveat_note(group)}"
             f"{paper_footnotes()}\n\n"
             f"### Aggregates over complete task x seed matrices (rliable's estimators, 95% stratified bootstrap)\n\n"
