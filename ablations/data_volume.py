@@ -1,5 +1,9 @@
 """`python -m ablations.data_volume`: DAWM (8x synthetic data) vs DAWM-T (1/8 of it) vs the real data alone.
 
+The real-data arm is DAWM-T with `real_ratio` 1 (the run's variant `real-only`): the same agent, settings and
+budgets as DAWM's, only its batches hold no synthetic transition. The model-free TD3+BC and IQL runs would
+differ in more than the data (CORL's settings, and at `paper` twice DAWM's agent steps).
+
 Runs the grid through the benchmark harness (any executor; done runs are skipped, interrupted ones resume),
 then writes results/data_volume.md and results/figures/data_volume.png from the result files alone.
 `--report-only` skips the runs; missing runs are listed, never filled in.
@@ -28,30 +32,43 @@ from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ARMS = {  # method -> (agent, synthetic transitions per real one)
-    "td3bc": ("TD3+BC", 0.0), "dawm-t-td3bc": ("TD3+BC", 1.0), "dawm-td3bc": ("TD3+BC", 8.0),
-    "iql": ("IQL", 0.0), "dawm-t-iql": ("IQL", 1.0), "dawm-iql": ("IQL", 8.0),
+REAL_ONLY = "real-only"  # DAWM-T whose batches take no synthetic transition: DAWM's agent on the real data alone
+ARMS = {  # (method, variant) -> (agent, synthetic transitions per real one)
+    ("dawm-t-td3bc", REAL_ONLY): ("TD3+BC", 0.0), ("dawm-t-td3bc", ""): ("TD3+BC", 1.0),
+    ("dawm-td3bc", ""): ("TD3+BC", 8.0),
+    ("dawm-t-iql", REAL_ONLY): ("IQL", 0.0), ("dawm-t-iql", ""): ("IQL", 1.0), ("dawm-iql", ""): ("IQL", 8.0),
 }
 DEFAULT_TASKS = ("halfcheetah-medium-v2", "hopper-medium-v2", "walker2d-medium-v2")
+
+
+def arm_spec(task: str, method: str, variant: str, seed: int, profile: str) -> RunSpec:
+    overrides = (("augmentation", "real_ratio", 1.0),) if variant == REAL_ONLY else ()
+    return RunSpec(task, method, seed, profile, variant=variant, overrides=overrides,
+                   override_source="ablation: real-only, DAWM-T's batches without synthetic transitions"
+                   if overrides else "")
+
+
+def _arm_runs(runs: pd.DataFrame, method: str, variant: str) -> pd.DataFrame:
+    return runs[(runs["method"] == method) & (runs["variant"] == variant)]
 
 
 def volume_table(runs: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
     """Rows: (agent, synthetic volume); columns: tasks; cells as stats.seed_cell, or missing."""
     rows = []
-    for method, (agent, volume) in ARMS.items():
+    for (method, variant), (agent, volume) in ARMS.items():
+        arm = _arm_runs(runs, method, variant)
         row = {"agent": agent, "synthetic / real": f"{volume:g}x" + (" (real only)" if volume == 0 else ""),
-               "method": method}
+               "arm": f"{method}+{variant}" if variant else method}
         for task in tasks:
-            scores = runs.loc[(runs["method"] == method) & (runs["task"] == task), "final_score"]
-            row[task] = seed_cell(scores)
+            row[task] = seed_cell(arm.loc[arm["task"] == task, "final_score"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def figure(runs: pd.DataFrame, out: Path) -> None:
-    data = runs[runs["method"].isin(list(ARMS))].copy()
-    data["agent"] = data["method"].map(lambda m: ARMS[m][0])
-    data["synthetic transitions per real transition"] = data["method"].map(lambda m: f"{ARMS[m][1]:g}x")
+    data = pd.concat([_arm_runs(runs, method, variant).assign(agent=agent, volume=f"{volume:g}x")
+                      for (method, variant), (agent, volume) in ARMS.items()])
+    data = data.rename(columns={"volume": "synthetic transitions per real transition"})
     grid = sns.catplot(data=data, x="synthetic transitions per real transition", y="final_score", hue="agent",
                        col="task", kind="point", order=["0x", "1x", "8x"], errorbar=("sd", 1),
                        dodge=0.2 if data["agent"].nunique() > 1 else False,
@@ -65,16 +82,18 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
 
 
 def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path, source: str = "local") -> str:
-    selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks, methods=list(ARMS))
+    selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks,
+                            methods=sorted({method for method, _ in ARMS}), variants=("", REAL_ONLY))
     runs = selection.runs
     table = volume_table(runs, tasks)
-    missing = [f"{row['method']} on {task}" for _, row in table.iterrows() for task in tasks if row[task] == MISSING]
+    missing = [f"{row['arm']} on {task}" for _, row in table.iterrows() for task in tasks if row[task] == MISSING]
     lines = [f"# Data volume: DAWM vs DAWM-T vs real data only (profile `{profile}`)\n",
              f"Produced by `python -m ablations.data_volume --profile {profile}` from {len(runs)} result files in "
              f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DAWM keeps 8 synthetic "
-             f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`).\n",
+             f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`). Real only: "
+             f"DAWM-T with `real_ratio` 1, DAWM's agent and budgets on the real data alone.\n",
              provenance_line(runs) + selection.note() + "\n",
-             table.drop(columns="method").to_markdown(index=False), ""]
+             table.drop(columns="arm").to_markdown(index=False), ""]
     return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, [figure_out],
                          None if runs.empty else lambda: figure(runs, figure_out))
 
@@ -91,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(seed < 0 for seed in args.seeds):
             raise UsageError("--seeds must be 0 or more")
         profile = get_profile(args.profile).name
-        specs = [RunSpec(parse_task(task).name, method, seed, profile) for task in args.tasks for method in ARMS
-                 for seed in args.seeds]
+        specs = [arm_spec(parse_task(task).name, method, variant, seed, profile) for task in args.tasks
+                 for method, variant in ARMS for seed in args.seeds]
         execute(args, list(dict.fromkeys(specs)), "data-volume")
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
                  args.source))

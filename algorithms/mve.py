@@ -14,10 +14,10 @@ import torch
 
 from algorithms.agent import source
 from algorithms.buffer import Batch
-from algorithms.iql import IQL, IQLConfig
-from algorithms.td3_bc import TD3BC, TD3BCConfig
+from algorithms.iql import IQL
+from algorithms.rl_stage import DWM_RL, RLStageIQLConfig, RLStageTD3BCConfig
+from algorithms.td3_bc import TD3BC
 
-DWM_RL = "paper: DWM App. D (RL stage)"
 DWM_H = ("paper: DAWM uses H=7; DWM sweeps H in {1, 3, 5, 7} and reports the best per task, so one fixed H=7 "
          "is DAWM's setting applied to DWM, not DWM's protocol")
 
@@ -50,16 +50,13 @@ def mve_target(rewards: torch.Tensor, values: torch.Tensor, alive: torch.Tensor,
 
 
 @dataclass(frozen=True)
-class MVETD3BCConfig(TD3BCConfig):
-    batch_size: int = field(default=128, metadata=source(DWM_RL))
+class MVETD3BCConfig(RLStageTD3BCConfig):
     horizon: int = field(default=7, metadata=source(DWM_H))
     lam: float = field(default=1.0, metadata=source(DWM_RL + ": vanilla Diff-MVE for TD3+BC"))
 
 
 @dataclass(frozen=True)
-class MVEIQLConfig(IQLConfig):
-    batch_size: int = field(default=128, metadata=source(DWM_RL))
-    normalize_reward: bool = field(default=True, metadata=source(DWM_RL + ": reward normalisation for IQL"))
+class MVEIQLConfig(RLStageIQLConfig):
     horizon: int = field(default=7, metadata=source(DWM_H))
     lam: float = field(default=0.95, metadata=source(DWM_RL + ": lambda-return for DWM-IQL"))
 

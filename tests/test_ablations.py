@@ -11,7 +11,8 @@ from tests.report_fixtures import write_look_alikes, write_result
 def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     for seed, score in ((0, 40.0), (1, 50.0)):
         write_result(tmp_path / "runs", "hopper-medium-v2", "dawm-td3bc", seed, score)
-    write_result(tmp_path / "runs", "hopper-medium-v2", "td3bc", 0, 30.0)
+    write_result(tmp_path / "runs", "hopper-medium-v2", "dawm-t-td3bc", 0, 30.0, variant="real-only")
+    write_result(tmp_path / "runs", "hopper-medium-v2", "td3bc", 0, 31.0)  # CORL's agent: not DAWM's real-only arm
     write_look_alikes(tmp_path / "runs", "hopper-medium-v2", "dawm-td3bc")  # e.g. the H=3 run: never averaged in
     out = tmp_path / "results" / "data_volume.md"
     assert data_volume(["--report-only", "--tasks", "hopper-medium-v2", "--results", str(tmp_path / "runs"),
@@ -19,8 +20,10 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     text = out.read_text()
     assert "| TD3+BC  | 8x                 | 45.0 ± 7.1 (2)     |" in text
     assert "| TD3+BC  | 0x (real only)     | 30.0 (1)           |" in text
-    assert "999" not in text and "1 other ablation variant" in text and "1 older dataset build" in text
-    assert "Missing (4): dawm-t-td3bc on hopper-medium-v2, iql on hopper-medium-v2" in text
+    assert "999" not in text and "31.0" not in text
+    assert "1 other ablation variant" in text and "1 older dataset build" in text
+    assert ("Missing (4): dawm-t-td3bc on hopper-medium-v2, dawm-t-iql+real-only on hopper-medium-v2, dawm-t-iql on "
+            "hopper-medium-v2, dawm-iql on hopper-medium-v2") in text
     assert "seeds: 0, 1; agent steps: " in text  # the provenance of the runs behind the table
     assert (out.parent / "figures" / "data_volume.png").stat().st_size > 0
 

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from algorithms.buffer import Batch, ReplayBuffer
+from algorithms.buffer import Batch, MixedSampler, ReplayBuffer
 from algorithms.iql import IQL, IQLConfig, expectile_loss
 from algorithms.td3_bc import TD3BC, TD3BCConfig
 from benchmark.grid.hyperparams import resolve
@@ -194,6 +194,32 @@ def test_iql_hopper_settings_come_from_corl_per_task_configs():
     assert resolve("iql", "walker2d-medium-v2").agent == IQLConfig()
 
 
+@pytest.mark.parametrize("dawm, dwm", [("dawm-td3bc", "dwm-td3bc"), ("dawm-t-iql", "dwm-iql"), ("dawm-iql", "dwm-iql")])
+@pytest.mark.parametrize("task", ["hopper-medium-v2", "hopper-medium-expert-v2", "walker2d-medium-v2"])
+def test_dawm_and_dwm_agents_differ_only_in_the_world_model_target(dawm, dwm, task):
+    """DAWM names no agent settings: it takes DWM's RL stage, so DAWM vs DWM changes one component, even on the
+    hopper tasks where CORL tunes the model-free IQL otherwise."""
+    ours, theirs = resolve(dawm, task).agent, resolve(dwm, task).agent
+    mve_only = {"horizon", "lam"}
+    assert {f: getattr(theirs, f) for f in vars(theirs) if f not in mve_only} == vars(ours)
+    assert resolve(dawm, task).sources["agent"]["batch_size"].startswith("paper: DWM App. D")
+
+
+def test_mixed_batches_hold_the_real_share_and_none_synthetic_at_ratio_one():
+    def buffer(value: float, size: int) -> ReplayBuffer:
+        return ReplayBuffer(torch.full((size, 2), value).numpy(), torch.zeros(size, 1).numpy(),
+                            torch.full((size,), value).numpy(), torch.zeros(size, 2).numpy(), torch.zeros(size).numpy(),
+                            "cpu")
+
+    real, synthetic = buffer(1.0, 10), buffer(-1.0, 80)
+    half = MixedSampler(real, synthetic, 0.5).sample(8, torch.Generator().manual_seed(0))
+    assert half.rewards.tolist() == [1.0] * 4 + [-1.0] * 4
+    only_real = MixedSampler(real, synthetic, 1.0).sample(8, torch.Generator().manual_seed(0))
+    assert only_real.rewards.tolist() == [1.0] * 8 and only_real.observations.shape == (8, 2)
+    with pytest.raises(ValueError, match="real_ratio must be in"):
+        MixedSampler(real, synthetic, 1.5)
+
+
 def test_buffer_sampling_is_seeded():
     buffer = ReplayBuffer(torch.arange(10.0)[:, None].numpy(), torch.zeros(10, 1).numpy(), torch.arange(10.0).numpy(),
                           torch.zeros(10, 1).numpy(), torch.zeros(10).numpy(), "cpu")
@@ -208,8 +234,8 @@ def test_model_based_settings_come_from_the_one_table():
     assert dwm.configs["bank"].rtg == 0.5 and "Table 6.7" in dwm.sources["bank"]["rtg"]
     assert dwm.configs["world_model"].rtg_scale == 1200.0
     assert (dwm.agent.batch_size, dwm.agent.lam, dwm.agent.normalize_reward) == (128, 0.95, True)
-    assert not resolve("dwm-iql", "hopper-medium-v2").agent.deterministic_actor  # CORL's tuning is IQL's only
-    assert resolve("dawm-iql", "hopper-medium-v2").agent.deterministic_actor  # ... and DAWM-IQL's (IQL on more data)
+    assert not resolve("dwm-iql", "hopper-medium-v2").agent.deterministic_actor  # CORL's tuning is IQL's only,
+    assert not resolve("dawm-iql", "hopper-medium-v2").agent.deterministic_actor  # not DAWM-IQL's (DWM's RL stage)
     assert resolve("dawm-td3bc", "hopper-medium-v2").configs["augmentation"].synthetic_volume == 8.0
     assert resolve("dawm-t-td3bc", "hopper-medium-v2").configs["augmentation"].synthetic_volume == 1.0
     assert resolve("dwm-td3bc", "walker2d-medium-expert-v2").configs["bank"].rtg == 0.9

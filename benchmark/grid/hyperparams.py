@@ -14,7 +14,7 @@ from benchmark.grid.methods import METHODS, get_method
 from benchmark.grid.profiles import BANK_DRAWS, PROFILES, QUICK_MODEL_BUDGETS
 from benchmark.envs.tasks import all_tasks
 
-CORL_IQL = ("iql", "dawm-iql", "dawm-t-iql")  # IQL as CORL tunes it, on real or real + synthetic data
+CORL_IQL = ("iql",)  # IQL as CORL tunes it; the model-based methods use DWM's RL stage (algorithms/rl_stage.py)
 DWM_T67 = "paper: DWM Table 6.7 (evaluation RTG sweep; the middle value)"
 DIFFUSION_WORLD_MODELS = ("dwm-td3bc", "dwm-iql", "dawm-td3bc", "dawm-iql", "dawm-t-td3bc", "dawm-t-iql")
 EVAL_RTG = (  # (tasks, RTG), DWM Table 6.7: for DWM's rollouts and for DWM's re-run of DD

@@ -23,6 +23,7 @@ from algorithms.buffer import MixedSampler, ReplayBuffer
 from algorithms.decision_diffuser import DDPolicy
 from algorithms.iql import IQL, IQLConfig
 from algorithms.mve import MVEIQL, MVETD3BC, MVEIQLConfig, MVETD3BCConfig, OneStepIQLConfig, OneStepTD3BCConfig
+from algorithms.rl_stage import RLStageIQLConfig, RLStageTD3BCConfig
 from algorithms.td3_bc import TD3BC, TD3BCConfig
 from benchmark.run.artifacts import artifact_summary, decision_diffuser, inverse_dynamics, one_step_model, world_model
 from benchmark.data.normalization import StateNormalizer, reward_scale
@@ -36,8 +37,8 @@ from benchmark.run.seeding import RunSeeds
 from benchmark.envs.termination import is_terminal
 
 TAKEN_AWAY = ("actor", "critic", "value")  # the networks kept next to a result (benchmark/run/evaluate.py loads them)
-AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL,
-          OneStepTD3BCConfig: MVETD3BC, OneStepIQLConfig: MVEIQL}
+AGENTS = {TD3BCConfig: TD3BC, IQLConfig: IQL, RLStageTD3BCConfig: TD3BC, RLStageIQLConfig: IQL,
+          MVETD3BCConfig: MVETD3BC, MVEIQLConfig: MVEIQL, OneStepTD3BCConfig: MVETD3BC, OneStepIQLConfig: MVEIQL}
 Report = Callable[[int, int], None]
 
 
