@@ -110,7 +110,7 @@ class IQL(StateDictMixin, Stackable):
         actor_loss.sum().backward()
         self.actor_optimizer.step()
         self.actor_schedule.step()
-        return {"value_loss": value_loss.detach(), "critic_loss": critic_loss.detach(),
+        return {"value_loss": value_loss.detach(), "critic_loss": critic_loss.detach(), "q1": batch_mean(q1.detach()),
                 "actor_loss": actor_loss.detach(), "advantage": batch_mean(advantage.detach())}
 
     @torch.no_grad()

@@ -167,3 +167,20 @@ def test_the_noise_of_a_single_seed_cell_is_measured_per_environment_from_the_la
     write_result(tmp_path, "hopper-medium-replay-v2", "iql", 0, 4.0, evaluations=curve(4))
     text = render_table2({("quick", "local"): by_group(load_runs(tmp_path))[("quick", "local")]})
     assert "Within one run" not in text  # nothing to measure it on: no line
+
+
+def test_a_run_whose_critic_left_every_achievable_return_is_marked_and_named(tmp_path):
+    # hopper's expert reference: 3234.3 over 1000 steps, so 3.2343 per step / (1 - 0.99) = 323.43 per unit reward
+    write_result(tmp_path, "hopper-medium-v2", "onestep-td3bc", 0, 33.4, q1=1.48e6)
+    write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 42.3, q1=3000.0)  # below 10 x 323.43: sound
+    write_result(tmp_path, "hopper-medium-v2", "iql", 0, 39.2, q1=900.0, reward_scale=0.25)  # bound 808.6: broken
+    write_result(tmp_path, "walker2d-medium-v2", "td3bc", 0, 60.0)  # no Q logged: never marked
+    selection = by_group(load_runs(tmp_path))[("quick", "local")]
+    table = main_table(selection.runs, "local")
+    assert table.loc["hopper-medium (local)", "OneStep-TD3BC"] == "33.4 (1) ⚠ · 39.0"
+    assert table.loc["hopper-medium (local)", "TD3+BC"] == "42.3 (1) · 60.4"
+    assert table.loc["hopper-medium (local)", "IQL"] == "39.2 (1) ⚠ · 67.5"
+    assert table.loc["walker2d-medium (local)", "TD3+BC"] == "60.0 (1) · 82.7"
+    text = render_table2({("quick", "local"): selection})
+    assert ("IQL on hopper-medium-v2 seed 0 (Q 900, bound 809), OneStep-TD3BC on hopper-medium-v2 seed 0 "
+            "(Q 1.48e+06, bound 3.23e+03)") in text and "TD3+BC on hopper" not in text

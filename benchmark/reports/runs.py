@@ -9,16 +9,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.envs.tasks import ENVS, parse_task
 from benchmark.grid.methods import METHODS
 from benchmark.run.completion import budget_changes
 
+EPISODE_STEPS = 1000  # D4RL's reference returns are over episodes of up to 1000 steps
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "phase_seconds",
-           "finished_at", "evaluations", "dataset_caveats", "budgets_changed", "path"]
+           "finished_at", "evaluations", "final_q", "q_scale", "dataset_caveats", "budgets_changed", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
     return sorted(p for p in Path(results_dir).rglob("seed*.json") if not p.name.startswith("."))
+
+
+def _q_scale(result: dict) -> float:
+    """The discounted return of D4RL's expert reference, in the agent's reward units: no critic of a sound run
+    estimates far above it (NaN where the run has no discounted critic)."""
+    agent = result.get("config", {}).get("agent", {})
+    if "discount" not in agent:
+        return float("nan")
+    per_step = ENVS[parse_task(result["run"]["task"]).env].ref_max_score / EPISODE_STEPS
+    return result.get("reward_scale", 1.0) * per_step / (1.0 - agent["discount"])
 
 
 def _row(path: Path) -> dict:
@@ -34,6 +46,8 @@ def _row(path: Path) -> dict:
         "phase_seconds": result["wall_time_s"],
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
+        "final_q": (result["evaluations"][-1].get("train_log") or {}).get("q1", float("nan")),
+        "q_scale": _q_scale(result),
         "dataset_caveats": tuple(result["dataset"].get("caveats", ())),
         "budgets_changed": bool(budget_changes(result, run["method"])), "path": str(path),
     }

@@ -26,6 +26,8 @@ COMPARISONS = (("dawm-td3bc", "dwm-td3bc"), ("dawm-iql", "dwm-iql"), ("dwm-td3bc
 SOURCE_LABELS = {"local": "local", "minari": "Minari"}
 FELL_MARK = "↘"
 FELL_BELOW = 0.5  # ours: a cell is marked when a run ends below this fraction of its best evaluation
+DIVERGED_MARK = "⚠"
+DIVERGED_ABOVE = 10.0  # ours: x the discounted return of D4RL's expert; sound critics stay below 1x (table2 note)
 LAST_EVALUATIONS = 5  # ours: the window whose spread measures a run's evaluation-to-evaluation noise
 
 
@@ -33,6 +35,12 @@ def fell(runs: pd.DataFrame) -> pd.Series:
     """Per run: whether it ends well below its best evaluation. A curve that falls late (a collapse, or a
     transient the budget stops inside) makes the final score a point on a slope, not a plateau."""
     return runs["final_score"] < FELL_BELOW * runs["best_score"]
+
+
+def diverged(runs: pd.DataFrame) -> pd.Series:
+    """Per run: whether its critic ended far above any return the task allows (runs.py's `q_scale`): bootstrapping
+    that fed on its own errors, so the score belongs to a policy trained on a broken critic."""
+    return runs["final_q"].abs() > DIVERGED_ABOVE * runs["q_scale"]
 
 
 def task_label(task: str, source: str) -> str:
@@ -57,7 +65,8 @@ def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
         paper = PAPER.get(method)
         for task in D4RL9:
             cell = runs[(runs["task"] == task) & (runs["method"] == method)]
-            ours = seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell).any() else "")
+            ours = (seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell).any() else "")
+                    + (f" {DIVERGED_MARK}" if diverged(cell).any() else ""))
             published = paper.scores.get(task) if paper else None
             table.loc[task_label(task, source), label] = ours if published is None else f"{ours} · {published:.1f}"
         mean = average(runs, method)
@@ -143,6 +152,20 @@ def fell_note(runs: pd.DataFrame, curves: str) -> str:
             f"{names}\n\n")
 
 
+def diverged_note(runs: pd.DataFrame) -> str:
+    """The footnote of DIVERGED_MARK, naming the table's runs it marks; empty when no critic diverged."""
+    shown = runs[runs["method"].isin(TABLE2_METHODS)]
+    broken = shown[diverged(shown)]
+    if broken.empty:
+        return ""
+    names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} (Q {r.final_q:.3g}, bound "
+                      f"{DIVERGED_ABOVE * r.q_scale:.3g})" for r in broken.sort_values(["task", "method", "seed"])
+                      .itertuples())
+    return (f"{DIVERGED_MARK} the run's critic diverged: its mean Q at the last evaluation is above "
+            f"{DIVERGED_ABOVE:g}x the discounted return of D4RL's expert reference (expert return per step / "
+            f"(1 - discount), in the agent's reward units), which no policy reaches: {names}\n\n")
+
+
 def evaluation_noise_note(runs: pd.DataFrame, last: int = LAST_EVALUATIONS) -> str:
     """How far one run's score moves between its last evaluations, per environment: the noise in a single-seed
     cell, which a difference between two cells must exceed before it means anything. Empty when no run has `last`
@@ -205,6 +228,7 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
             + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
             f"{main_table(group, source).to_markdown()}\n\n"
             f"{fell_note(group, f'figures/curves_{profile}_{source}.png')}"
+            f"{diverged_note(group)}"
             f"{evaluation_noise_note(group)}"
             f"{caveat_note(group)}"
             f"{paper_footnotes()}\n\n"
