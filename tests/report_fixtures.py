@@ -9,20 +9,21 @@ from benchmark.results import write_json_atomic
 
 def write_result(root, task, method, seed, score, *, variant="", source="local", profile="quick",
                  checksum="a" * 64, version=None, finished="2026-11-30T00:00:00+00:00", evaluations=None,
-                 caveats=(), budgets=None, best=None, q1=None, reward_scale=1.0):
-    """`q1`: the critic's mean Q logged at the last evaluation, by an agent with discount 0.99."""
+                 caveats=(), budgets=None, best=None, q1=None, critic_loss=None, reward_scale=1.0):
+    """`q1`, `critic_loss`: what the critic logged at the last evaluation, an agent's with discount 0.99."""
     name = f"{method}+{variant}" if variant else method
     path = root / profile / source / task / name / f"seed{seed}.json"
     evaluations = evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}]
-    if q1 is not None:
-        evaluations[-1] = {**evaluations[-1], "train_log": {"q1": q1}}
+    logged = {name: value for name, value in (("q1", q1), ("critic_loss", critic_loss)) if value is not None}
+    if logged:
+        evaluations[-1] = {**evaluations[-1], "train_log": logged}
     write_json_atomic(path, {
         "run": {"profile": profile, "source": source, "task": task, "method": method, "variant": variant,
                 "seed": seed, "method_version": METHODS[method].version if version is None else version},
         "profile": dataclasses.asdict(PROFILES[profile]) | (budgets or {}) if profile in PROFILES else {},
         "final_score": score, "best_score": score if best is None else best,
         "evaluations": evaluations, "reward_scale": reward_scale,
-        **({"config": {"agent": {"discount": 0.99}}} if q1 is not None else {}),
+        **({"config": {"agent": {"discount": 0.99}}} if logged else {}),
         "dataset": {"id": f"local/{task}", "checksum": checksum, "caveats": list(caveats)}, "finished_at": finished,
         "environment": {"git_commit": "abc", "device": "cpu"}, "wall_time_s": {"total": 1.0}})
     return path

@@ -174,13 +174,19 @@ def test_a_run_whose_critic_left_every_achievable_return_is_marked_and_named(tmp
     write_result(tmp_path, "hopper-medium-v2", "onestep-td3bc", 0, 33.4, q1=1.48e6)
     write_result(tmp_path, "hopper-medium-v2", "td3bc", 0, 42.3, q1=3000.0)  # below 10 x 323.43: sound
     write_result(tmp_path, "hopper-medium-v2", "iql", 0, 39.2, q1=900.0, reward_scale=0.25)  # bound 808.6: broken
-    write_result(tmp_path, "walker2d-medium-v2", "td3bc", 0, 60.0)  # no Q logged: never marked
+    write_result(tmp_path, "walker2d-medium-v2", "td3bc", 0, 60.0)  # nothing logged: never marked
+    # no Q logged, but a TD error of sqrt(6.2e8) = 24900 against walker2d's bound 10 x 0.25 x 459.2 = 1148
+    write_result(tmp_path, "walker2d-medium-v2", "onestep-iql", 0, 43.7, critic_loss=6.2e8, reward_scale=0.25)
+    write_result(tmp_path, "walker2d-medium-v2", "iql", 0, 80.0, critic_loss=1e6, reward_scale=0.25)  # 1000: sound
     selection = by_group(load_runs(tmp_path))[("quick", "local")]
     table = main_table(selection.runs, "local")
     assert table.loc["hopper-medium (local)", "OneStep-TD3BC"] == "33.4 (1) ⚠ · 39.0"
     assert table.loc["hopper-medium (local)", "TD3+BC"] == "42.3 (1) · 60.4"
     assert table.loc["hopper-medium (local)", "IQL"] == "39.2 (1) ⚠ · 67.5"
     assert table.loc["walker2d-medium (local)", "TD3+BC"] == "60.0 (1) · 82.7"
+    assert table.loc["walker2d-medium (local)", "OneStep-IQL"] == "43.7 (1) ⚠ · 52.0"
+    assert table.loc["walker2d-medium (local)", "IQL"] == "80.0 (1) · 80.9"
     text = render_table2({("quick", "local"): selection})
     assert ("IQL on hopper-medium-v2 seed 0 (Q 900, bound 809), OneStep-TD3BC on hopper-medium-v2 seed 0 "
-            "(Q 1.48e+06, bound 3.23e+03)") in text and "TD3+BC on hopper" not in text
+            "(Q 1.48e+06, bound 3.23e+03), OneStep-IQL on walker2d-medium-v2 seed 0 (critic loss 6.2e+08, bound "
+            "1.15e+03)") in text and "TD3+BC on hopper" not in text

@@ -16,7 +16,7 @@ from benchmark.run.completion import budget_changes
 EPISODE_STEPS = 1000  # D4RL's reference returns are over episodes of up to 1000 steps
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "phase_seconds",
-           "finished_at", "evaluations", "final_q", "q_scale", "dataset_caveats", "budgets_changed", "path"]
+           "finished_at", "evaluations", "final_q", "final_critic_loss", "q_scale", "dataset_caveats", "budgets_changed", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -47,6 +47,7 @@ def _row(path: Path) -> dict:
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
         "final_q": (result["evaluations"][-1].get("train_log") or {}).get("q1", float("nan")),
+        "final_critic_loss": (result["evaluations"][-1].get("train_log") or {}).get("critic_loss", float("nan")),
         "q_scale": _q_scale(result),
         "dataset_caveats": tuple(result["dataset"].get("caveats", ())),
         "budgets_changed": bool(budget_changes(result, run["method"])), "path": str(path),

@@ -38,9 +38,11 @@ def fell(runs: pd.DataFrame) -> pd.Series:
 
 
 def diverged(runs: pd.DataFrame) -> pd.Series:
-    """Per run: whether its critic ended far above any return the task allows (runs.py's `q_scale`): bootstrapping
-    that fed on its own errors, so the score belongs to a policy trained on a broken critic."""
-    return runs["final_q"].abs() > DIVERGED_ABOVE * runs["q_scale"]
+    """Per run: whether its critic ended far beyond any return the task allows (runs.py's `q_scale`), in its mean
+    Q or in its TD error (the critic loss, a mean square): bootstrapping that fed on its own errors, so the score
+    belongs to a policy trained on a broken critic."""
+    bound = DIVERGED_ABOVE * runs["q_scale"]
+    return (runs["final_q"].abs() > bound) | (runs["final_critic_loss"] > bound ** 2)
 
 
 def task_label(task: str, source: str) -> str:
@@ -158,12 +160,16 @@ def diverged_note(runs: pd.DataFrame) -> str:
     broken = shown[diverged(shown)]
     if broken.empty:
         return ""
-    names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} (Q {r.final_q:.3g}, bound "
-                      f"{DIVERGED_ABOVE * r.q_scale:.3g})" for r in broken.sort_values(["task", "method", "seed"])
-                      .itertuples())
-    return (f"{DIVERGED_MARK} the run's critic diverged: its mean Q at the last evaluation is above "
-            f"{DIVERGED_ABOVE:g}x the discounted return of D4RL's expert reference (expert return per step / "
-            f"(1 - discount), in the agent's reward units), which no policy reaches: {names}\n\n")
+    def logged(run) -> str:
+        parts = [f"{name} {value:.3g}" for name, value in (("Q", run.final_q), ("critic loss", run.final_critic_loss))
+                 if not np.isnan(value)]
+        return ", ".join([*parts, f"bound {DIVERGED_ABOVE * run.q_scale:.3g}"])
+
+    names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} ({logged(r)})"
+                      for r in broken.sort_values(["task", "method", "seed"]).itertuples())
+    return (f"{DIVERGED_MARK} the run's critic diverged: at the last evaluation its mean Q, or the root of its "
+            f"critic loss, is above {DIVERGED_ABOVE:g}x the discounted return of D4RL's expert reference (expert "
+            f"return per step / (1 - discount), in the agent's reward units), which no policy reaches: {names}\n\n")
 
 
 def evaluation_noise_note(runs: pd.DataFrame, last: int = LAST_EVALUATIONS) -> str:
