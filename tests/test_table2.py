@@ -190,3 +190,16 @@ def test_a_run_whose_critic_left_every_achievable_return_is_marked_and_named(tmp
     assert ("IQL on hopper-medium-v2 seed 0 (Q 900, bound 809), OneStep-TD3BC on hopper-medium-v2 seed 0 "
             "(Q 1.48e+06, bound 3.23e+03), OneStep-IQL on walker2d-medium-v2 seed 0 (critic loss 6.2e+08, bound "
             "1.15e+03)") in text and "TD3+BC on hopper" not in text
+
+
+def test_one_seed_per_task_gives_an_effect_but_no_interval_and_no_verdict(tmp_path):
+    for task, (dawm, dwm) in (("hopper-medium-v2", (40.5, 61.2)), ("walker2d-medium-v2", (60.0, 75.0))):
+        write_result(tmp_path, task, "dawm-td3bc", 0, dawm)
+        write_result(tmp_path, task, "dwm-td3bc", 0, dwm)
+    runs = by_group(load_runs(tmp_path))[("quick", "local")].runs
+    row = claims_table(runs).set_index("claim").loc["DAWM-TD3BC beats DWM-TD3BC"]
+    # (40.5 + 60) / 2 / ((61.2 + 75) / 2) - 1 = -26.2%: an effect, but two single runs cannot say how sure it is
+    assert row["ours [95% CI]"] == "-26.2% (one seed: no interval)" and row["tasks x seeds"] == "2 x 1 (of 9 tasks)"
+    assert row["verdict"] == "no verdict (needs 2+ seeds per task)"
+    assert comparison_table(runs).set_index("comparison").loc[
+        "DAWM-TD3BC vs DWM-TD3BC", "P(improvement) [95% CI]"] == "0.00 (one seed: no interval)"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reports.runs import select_runs
-from benchmark.reports.stats import MISSING, complete_matrix, stratified_bootstrap
+from benchmark.reports.stats import MIN_SEEDS_FOR_INTERVAL, MISSING, complete_matrix, stratified_bootstrap
 from benchmark.grid.suites import D4RL9
 
 STABLE_BAND = 0.10  # ours: "stable over H" = every horizon within 10% of H=7
@@ -85,6 +85,10 @@ def _row(claim: Claim, runs: pd.DataFrame, measure, stability: bool) -> dict:
         return row | {"ours [95% CI]": MISSING, "tasks x seeds": "0", "verdict": "not yet run"}
     effect, low, high = measure(runs, tasks)
     seeds = min(len(t) for m in methods for t in complete_matrix(runs, m, tasks)[0])
+    size = f"{len(tasks)} x {seeds}" + ("" if len(tasks) == len(D4RL9) else f" (of {len(D4RL9)} tasks)")
+    if seeds < MIN_SEEDS_FOR_INTERVAL:
+        return row | {"ours [95% CI]": f"{100 * effect:+.1f}% (one seed: no interval)", "tasks x seeds": size,
+                      "verdict": f"no verdict (needs {MIN_SEEDS_FOR_INTERVAL}+ seeds per task)"}
     if stability:
         verdict = ("supported" if high <= STABLE_BAND else "not supported" if low > STABLE_BAND else "inconclusive")
     elif claim.claimed == "unknown":
@@ -92,9 +96,7 @@ def _row(claim: Claim, runs: pd.DataFrame, measure, stability: bool) -> dict:
     else:
         verdict = "supported" if low > 0 else "not supported" if high < 0 else "inconclusive"
     return row | {"ours [95% CI]": f"{100 * effect:+.1f}% [{100 * low:+.1f}%, {100 * high:+.1f}%]",
-                  "tasks x seeds": f"{len(tasks)} x {seeds}" + ("" if len(tasks) == len(D4RL9) else
-                                                             f" (of {len(D4RL9)} tasks)"),
-                  "verdict": verdict}
+                  "tasks x seeds": size, "verdict": verdict}
 
 
 def claims_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -111,8 +113,9 @@ EXPLANATION = (
     "where every one of them has a complete set of seeds; the 95% interval is a stratified bootstrap (each "
     "method's runs resampled within each task). Verdicts: **supported** when the interval lies above 0 (for "
     f"stability: entirely within {STABLE_BAND:.0%} of H=7), **not supported** when it lies below 0 (stability: "
-    "entirely outside that band), **inconclusive** when it straddles the line, **not yet run** when no task has "
-    "complete runs of every method involved.")
+    "entirely outside that band), **inconclusive** when it straddles the line, **no verdict** with one seed per "
+    "task (a bootstrap over single runs has no spread to resample), **not yet run** when no task has complete "
+    "runs of every method involved.")
 
 
 def render_claims(all_runs: pd.DataFrame) -> str:

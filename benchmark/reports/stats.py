@@ -46,6 +46,9 @@ def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> floa
     return float(np.mean(per_task))
 
 
+MIN_SEEDS_FOR_INTERVAL = 2  # a bootstrap over one run per task resamples nothing: its interval is a point
+
+
 def complete_matrix(runs: pd.DataFrame, method: str, tasks: list[str]) -> tuple[list[np.ndarray] | None, list[str]]:
     """The method's final scores per task if every task has every seed the method was run with anywhere;
     otherwise (None, the missing 'task seed k' pairs)."""

@@ -14,8 +14,9 @@ import pandas as pd
 from benchmark.grid.methods import METHODS
 from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
 from benchmark.reports.runs import CAVEAT_MARK, Selection, caveat_note, caveats_by_task
-from benchmark.reports.stats import (CELL_HEADER, MISSING, complete_matrix, iqm, optimality_gap, pooled,
-                                     probability_of_improvement, seed_cell, stratified_bootstrap)
+from benchmark.reports.stats import (CELL_HEADER, MIN_SEEDS_FOR_INTERVAL, MISSING, complete_matrix, iqm,
+                                     optimality_gap, pooled, probability_of_improvement, seed_cell,
+                                     stratified_bootstrap)
 from benchmark.grid.suites import D4RL9
 from benchmark.envs.tasks import parse_task
 
@@ -122,8 +123,10 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
             continue
         x, y = (complete_matrix(runs, m, tasks)[0] for m in (better, baseline))
         point, low, high = stratified_bootstrap([x, y], probability_of_improvement)
+        interval = (f"[{low:.2f}, {high:.2f}]" if min(map(len, x + y)) >= MIN_SEEDS_FOR_INTERVAL
+                    else "(one seed: no interval)")
         rows.append({"comparison": label, "tasks": len(tasks), "P(improvement) [95% CI]":
-                     f"{point:.2f} [{low:.2f}, {high:.2f}]", "9-task average, relative": relative,
+                     f"{point:.2f} {interval}", "9-task average, relative": relative,
                      "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
     return pd.DataFrame(rows)
 
