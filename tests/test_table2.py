@@ -203,3 +203,6 @@ def test_one_seed_per_task_gives_an_effect_but_no_interval_and_no_verdict(tmp_pa
     assert row["verdict"] == "no verdict (needs 2+ seeds per task)"
     assert comparison_table(runs).set_index("comparison").loc[
         "DAWM-TD3BC vs DWM-TD3BC", "P(improvement) [95% CI]"] == "0.00 (one seed: no interval)"
+    # aggregated over these two tasks: the IQM of two scores is their mean, 50.25
+    aggregate = aggregate_table(runs, tasks=("hopper-medium-v2", "walker2d-medium-v2")).set_index("method")
+    assert aggregate.loc["DAWM-TD3BC", "IQM [95% CI]"] == "50.2 (one seed: no interval)"

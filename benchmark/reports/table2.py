@@ -94,10 +94,13 @@ def aggregate_table(runs: pd.DataFrame, tasks: tuple[str, ...] = D4RL9) -> pd.Da
                                "optimality gap [95% CI]": MISSING, "not aggregated: missing": shown})
             continue
         stats = [stratified_bootstrap([matrix], lambda m, f=f: f(pooled(m))) for f in (iqm, optimality_gap)]
-        rows.append(row | {"runs": sum(len(t) for t in matrix),
-                           "IQM [95% CI]": f"{stats[0][0]:.1f} [{stats[0][1]:.1f}, {stats[0][2]:.1f}]",
-                           "optimality gap [95% CI]": f"{stats[1][0]:.1f} [{stats[1][1]:.1f}, {stats[1][2]:.1f}]",
-                           "not aggregated: missing": ""})
+        one_seed = min(map(len, matrix)) < MIN_SEEDS_FOR_INTERVAL
+
+        def cell(point: float, low: float, high: float) -> str:
+            return f"{point:.1f} " + ("(one seed: no interval)" if one_seed else f"[{low:.1f}, {high:.1f}]")
+
+        rows.append(row | {"runs": sum(len(t) for t in matrix), "IQM [95% CI]": cell(*stats[0]),
+                           "optimality gap [95% CI]": cell(*stats[1]), "not aggregated: missing": ""})
     return pd.DataFrame(rows)
 
 
