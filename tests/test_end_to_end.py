@@ -54,6 +54,11 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
         if pipeline == "dd":  # one batched policy call per environment step of the longest episode
             assert result["inference"]["policy_calls"] == max(result["evaluations"][0]["lengths"])
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
+    # DAWM-T is DAWM with 1/8 of the synthetic data: other transitions, about an eighth as many
+    synthetic = {m: json.loads((results / "smoke" / "local" / "hopper-tiny" / m / "seed0.json").read_text())
+                 ["artifacts"]["synthetic"] for m in ("dawm-td3bc", "dawm-t-td3bc")}
+    assert 6 < synthetic["dawm-td3bc"]["transitions"] / synthetic["dawm-t-td3bc"]["transitions"] < 10
+    assert synthetic["dawm-td3bc"]["checksum"] != synthetic["dawm-t-td3bc"]["checksum"]
 
     assert main(["run", "--suite", "smoke", "--results", str(results)]) == 0
     assert f"{len(SMOKE)} already done, 0 to run" in capsys.readouterr().out
