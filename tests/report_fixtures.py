@@ -13,8 +13,8 @@ def write_result(root, task, method, seed, score, *, variant="", source="local",
     """`q1`, `critic_loss`: what the critic logged at the last evaluation, an agent's with discount 0.99."""
     name = f"{method}+{variant}" if variant else method
     path = root / profile / source / task / name / f"seed{seed}.json"
-    evaluations = evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}]
-    logged = {name: value for name, value in (("q1", q1), ("critic_loss", critic_loss)) if value is not None}
+    evaluations = list(evaluations or [{"step": 50, "score": score / 2}, {"step": 100, "score": score}])
+    logged = {key: value for key, value in (("q1", q1), ("critic_loss", critic_loss)) if value is not None}
     if logged:
         evaluations[-1] = {**evaluations[-1], "train_log": logged}
     write_json_atomic(path, {

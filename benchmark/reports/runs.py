@@ -16,7 +16,8 @@ from benchmark.run.completion import budget_changes
 EPISODE_STEPS = 1000  # D4RL's reference returns are over episodes of up to 1000 steps
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "phase_seconds",
-           "finished_at", "evaluations", "final_q", "final_critic_loss", "q_scale", "dataset_caveats", "budgets_changed", "path"]
+           "finished_at", "evaluations", "final_q", "final_critic_loss", "q_scale", "dataset_caveats",
+           "budgets_changed", "path"]
 
 
 def iter_result_files(results_dir: Path) -> list[Path]:
@@ -36,6 +37,7 @@ def _q_scale(result: dict) -> float:
 def _row(path: Path) -> dict:
     result = json.loads(path.read_text())
     run = result["run"]
+    last_log = result["evaluations"][-1].get("train_log") or {}  # the agent's scalars at its last evaluation
     return {
         "profile": run["profile"], "source": run["source"], "task": run["task"], "method": run["method"],
         "variant": run.get("variant", ""), "seed": run["seed"], "method_version": run.get("method_version", 0),
@@ -46,8 +48,7 @@ def _row(path: Path) -> dict:
         "phase_seconds": result["wall_time_s"],
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
-        "final_q": (result["evaluations"][-1].get("train_log") or {}).get("q1", float("nan")),
-        "final_critic_loss": (result["evaluations"][-1].get("train_log") or {}).get("critic_loss", float("nan")),
+        "final_q": last_log.get("q1", float("nan")), "final_critic_loss": last_log.get("critic_loss", float("nan")),
         "q_scale": _q_scale(result),
         "dataset_caveats": tuple(result["dataset"].get("caveats", ())),
         "budgets_changed": bool(budget_changes(result, run["method"])), "path": str(path),

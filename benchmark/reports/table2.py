@@ -46,6 +46,11 @@ def diverged(runs: pd.DataFrame) -> pd.Series:
     return (runs["final_q"].abs() > bound) | (runs["final_critic_loss"] > bound ** 2)
 
 
+def shown(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the table's columns, which its notes describe."""
+    return runs[runs["method"].isin(TABLE2_METHODS)]
+
+
 def task_label(task: str, source: str) -> str:
     """`walker2d-medium (local)` for our own builds: the D4RL id only names D4RL's own data."""
     if source not in SOURCE_LABELS:
@@ -149,8 +154,8 @@ def paper_footnotes() -> str:
 
 def fell_note(runs: pd.DataFrame, curves: str) -> str:
     """The footnote of FELL_MARK, naming the table's runs it marks; empty when none falls."""
-    shown = runs[runs["method"].isin(TABLE2_METHODS)]
-    fallen = shown[fell(shown)]
+    table = shown(runs)
+    fallen = table[fell(table)]
     if fallen.empty:
         return ""
     names = ", ".join(f"{METHODS[r.method].label} on {r.task} seed {r.seed} (final {r.final_score:.1f}, best "
@@ -162,10 +167,11 @@ def fell_note(runs: pd.DataFrame, curves: str) -> str:
 
 def diverged_note(runs: pd.DataFrame) -> str:
     """The footnote of DIVERGED_MARK, naming the table's runs it marks; empty when no critic diverged."""
-    shown = runs[runs["method"].isin(TABLE2_METHODS)]
-    broken = shown[diverged(shown)]
+    table = shown(runs)
+    broken = table[diverged(table)]
     if broken.empty:
         return ""
+
     def logged(run) -> str:
         parts = [f"{name} {value:.3g}" for name, value in (("Q", run.final_q), ("critic loss", run.final_critic_loss))
                  if not np.isnan(value)]
@@ -182,10 +188,10 @@ def evaluation_noise_note(runs: pd.DataFrame, last: int = LAST_EVALUATIONS) -> s
     """How far one run's score moves between its last evaluations, per environment: the noise in a single-seed
     cell, which a difference between two cells must exceed before it means anything. Empty when no run has `last`
     evaluations."""
-    shown = runs[runs["method"].isin(TABLE2_METHODS)]
-    spread = pd.DataFrame({"env": [parse_task(t).env for t in shown["task"]],
+    table = shown(runs)
+    spread = pd.DataFrame({"env": [parse_task(t).env for t in table["task"]],
                            "std": [float(np.std([score for _, score in e[-last:]], ddof=1)) if len(e) >= last
-                                   else np.nan for e in shown["evaluations"]]}).dropna()
+                                   else np.nan for e in table["evaluations"]]}).dropna()
     if spread.empty:
         return ""
     per_env = spread.groupby("env")["std"].agg(["median", "size"])
