@@ -16,7 +16,7 @@ from algorithms.agent import source
 from algorithms.diffusion.conditioning import ConditionedDenoiser
 from algorithms.diffusion.gaussian import SamplerSettings
 from algorithms.diffusion.model import DiffusionModel
-from algorithms.diffusion.normalizer import make_normalizer
+from algorithms.diffusion.normalizer import check_clipping, make_normalizer
 
 DWM = "paper: DWM (Ding et al. 2024) App. D"
 
@@ -70,8 +70,7 @@ class DiffusionWorldModelConfig:
     sampler: SamplerSettings = field(default_factory=SamplerSettings, metadata=source(DWM + " (N=3, alpha=0.5)"))
 
     def __post_init__(self):
-        if self.clip_denoised and self.normalizer != "cdf":
-            raise ValueError("clip_denoised clamps x0 to [-1, 1], the range of the cdf normalizer only")
+        check_clipping(self.normalizer, self.clip_denoised)
 
     @property
     def max_horizon(self) -> int:

@@ -202,6 +202,19 @@ def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
     assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
+def test_overrides_are_checked_together_against_the_configs_own_rules(tmp_path, capsys):
+    from benchmark.cli import build_grid, parser
+
+    results = tmp_path / "results"
+    assert main(["run", "--methods", "dd", "--set", "diffuser.clip_denoised=true", "--results", str(results)]) == 2
+    assert "method dd: clip_denoised clamps x0 to [-1, 1], the range of the cdf normalizer only" in \
+        capsys.readouterr().err and not results.exists()
+    # one field at a time, the first would fail (z-score with clipping); applied together they are valid
+    (spec,) = build_grid(parser().parse_args(["run", "--methods", "dd-official", "--tasks", "hopper-medium-v2",
+                                              "--set", "diffuser.normalizer=zscore", "diffuser.clip_denoised=false"]))
+    assert spec.overrides == (("diffuser", "normalizer", "zscore"), ("diffuser", "clip_denoised", False))
+
+
 def test_cluster_profiles_pass_sbatch_options_and_setup_lines_through(tmp_path):
     from benchmark.launch.cluster import load_cluster_profile
     from benchmark.errors import UsageError

@@ -1,5 +1,7 @@
 """Decision Diffuser: plans start at the observation; one sampler call acts for every environment."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,39 @@ def test_state_windows_pad_past_the_episode_end():
     assert states[0, :, 0].tolist() == [1.0, 2.0, 2.5, 2.5] and weight[0].tolist() == [1, 1, 1, 1]
     # row 4: s4, s5, the timeout's next state 5.5 (known), then unknown padding
     assert states[1, :, 0].tolist() == [4.0, 5.0, 5.5, 5.5] and weight[1].tolist() == [1, 1, 1, 0]
+
+
+def test_dd_plans_in_z_scored_states_like_the_world_model_and_clipping_needs_the_cdf():
+    from algorithms.diffusion.normalizer import ZScore
+    from algorithms.world_model import DiffusionWorldModelConfig
+
+    dd = model(DecisionDiffuserConfig(horizon=8, width=16))
+    assert isinstance(dd.normalizer, ZScore) and not dd.diffusion.clip_denoised
+    assert DecisionDiffuserConfig().normalizer == DiffusionWorldModelConfig().normalizer
+    with pytest.raises(ValueError, match="cdf normalizer only"):
+        DecisionDiffuserConfig(clip_denoised=True)
+
+
+def test_a_sweep_over_sampling_settings_reuses_the_plan_model_and_a_training_setting_does_not(tmp_path):
+    from algorithms.diffusion.gaussian import SamplerSettings
+    from benchmark.run.artifacts import decision_diffuser
+
+    rng = np.random.default_rng(0)
+    n = 40
+    observations = rng.normal(size=(n, 3)).astype(np.float32)
+    data = Transitions(observations, rng.uniform(-1, 1, (n, 2)).astype(np.float32), rng.normal(size=n).astype(
+        np.float32), np.roll(observations, -1, 0), np.arange(n) % 10 == 9, np.zeros(n, bool))
+
+    def trained(config):
+        return decision_diffuser(data, config, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)[1]
+
+    base = DecisionDiffuserConfig(horizon=4, width=8, batch_size=4)
+    first = trained(base)
+    swept = trained(dataclasses.replace(base, test_return=0.9, sampler=SamplerSettings(steps=5, guidance=1.6)))
+    retrained = trained(dataclasses.replace(base, normalizer="cdf", clip_denoised=True))
+    assert swept.path == first.path and swept.sha256 == first.sha256
+    assert "test_return" not in first.meta["config"] and "sampler" not in first.meta["config"]
+    assert retrained.path != first.path and retrained.meta["config"]["normalizer"] == "cdf"
 
 
 def test_dd_official_preset_has_the_official_codes_settings():

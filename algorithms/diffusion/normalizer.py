@@ -75,6 +75,12 @@ class EmpiricalCDF(nn.Module):
                 "knots": self.knots.shape[1]}
 
 
+def check_clipping(normalizer: str, clip_denoised: bool) -> None:
+    """A config's guard: clipping x0 to [-1, 1] only means something for the CDF's range."""
+    if clip_denoised and normalizer != "cdf":
+        raise ValueError("clip_denoised clamps x0 to [-1, 1], the range of the cdf normalizer only")
+
+
 def make_normalizer(kind: str, data: np.ndarray) -> nn.Module:
     if kind == "cdf":
         return EmpiricalCDF(data)

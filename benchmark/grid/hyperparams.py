@@ -70,9 +70,12 @@ class ResolvedConfig:
         """An ablation's changes, each (component, field, value), recorded as the field's source."""
         configs = dict(self.configs)
         sources = {name: dict(fields) for name, fields in self.sources.items()}
+        changes: dict[str, dict] = {}
         for component, name, value in overrides:
-            configs[component] = dataclasses.replace(configs[component], **{name: value})
+            changes.setdefault(component, {})[name] = value
             sources[component][name] = source_text
+        for component, values in changes.items():  # at once: a config's checks see the whole new setting
+            configs[component] = dataclasses.replace(configs[component], **values)
         return ResolvedConfig(configs, sources)
 
 

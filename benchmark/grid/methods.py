@@ -82,7 +82,7 @@ METHODS: dict[str, Method] = {
                {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}, version=3),
         Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig},
                version=3),
-        Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}),
+        Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}, version=3),
         Method("dd-official", "DD (official)", "dd", {"diffuser": DDOfficialConfig,
                                                       "idm": DDOfficialInverseDynamicsConfig}),
     )

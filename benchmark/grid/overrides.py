@@ -81,6 +81,11 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
                                  f"{', '.join(fields)}")
             coerced = _coerce(value, getattr(configs[component], name), where)
         checked.append((component, name, coerced))
+    for method in methods:  # the configs' own checks, on the whole new setting (e.g. clipping needs the cdf)
+        try:
+            resolve(method, task).with_overrides(checked, "")
+        except ValueError as error:
+            raise UsageError(f"--set for method {method}: {error}") from None
     return tuple(checked)
 
 

@@ -152,6 +152,12 @@ def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device:
                        tensor(reward_known), tensor(data.actions), tensor(conditioning_rtg(data, config)))
 
 
+def training_config(config) -> dict:
+    """What of `config` the trained weights depend on: all but its SAMPLING_FIELDS (read only when sampling)."""
+    return {name: value for name, value in dataclasses.asdict(config).items()
+            if name not in getattr(config, "SAMPLING_FIELDS", ())}
+
+
 def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int, seed: int, device: torch.device,
              cache: Path, build, batches, loss_name: str, report: Report | None, snapshots: tuple[int, ...] = (),
              **key_parts) -> tuple[Any, Artifact]:
@@ -161,8 +167,9 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
     run of that many steps would end with, since nothing in training depends on the total (budget sweeps)."""
     if snapshots:
         key_parts["snapshots"] = sorted(snapshots)
-    key = content_key(kind=kind, config=dataclasses.asdict(config), steps=steps, seed=seed, data=data.checksum(),
-                      optimizer=OPTIMIZER, **key_parts)
+    trained = training_config(config)
+    key = content_key(kind=kind, config=trained, steps=steps, seed=seed, data=data.checksum(), optimizer=OPTIMIZER,
+                      **key_parts)
 
     def train(checkpoint: TrainingCheckpoint):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -185,7 +192,7 @@ def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int,
                     report(step, steps)
             extra["seconds"] = time.perf_counter() - started
             checkpoint.save(step, model, generator, extra)
-        meta = {"key": key, "config": dataclasses.asdict(config), "steps": steps, "seed": seed,
+        meta = {"key": key, "config": trained, "steps": steps, "seed": seed,
                 "data_checksum": data.checksum(), "train_time_s": time.perf_counter() - started,
                 "resumed_at_step": start or None, "loss_curve": extra["losses"]}
         return model.state_dict(), meta, {f"snapshot-{step}": state
