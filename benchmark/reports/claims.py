@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reports.runs import select_runs
-from benchmark.reports.stats import MIN_SEEDS_FOR_INTERVAL, MISSING, complete_matrix, stratified_bootstrap
+from benchmark.reports.stats import (MIN_SEEDS_FOR_INTERVAL, MISSING, NO_INTERVAL, complete_matrix,
+                                     stratified_bootstrap)
 from benchmark.grid.suites import D4RL9
 
 STABLE_BAND = 0.10  # ours: "stable over H" = every horizon within 10% of H=7
@@ -87,7 +88,7 @@ def _row(claim: Claim, runs: pd.DataFrame, measure, stability: bool) -> dict:
     seeds = min(len(t) for m in methods for t in complete_matrix(runs, m, tasks)[0])
     size = f"{len(tasks)} x {seeds}" + ("" if len(tasks) == len(D4RL9) else f" (of {len(D4RL9)} tasks)")
     if seeds < MIN_SEEDS_FOR_INTERVAL:
-        return row | {"ours [95% CI]": f"{100 * effect:+.1f}% (one seed: no interval)", "tasks x seeds": size,
+        return row | {"ours [95% CI]": f"{100 * effect:+.1f}% {NO_INTERVAL}", "tasks x seeds": size,
                       "verdict": f"no verdict (needs {MIN_SEEDS_FOR_INTERVAL}+ seeds per task)"}
     if stability:
         verdict = ("supported" if high <= STABLE_BAND else "not supported" if low > STABLE_BAND else "inconclusive")

@@ -47,6 +47,12 @@ def probability_of_improvement(x: list[np.ndarray], y: list[np.ndarray]) -> floa
 
 
 MIN_SEEDS_FOR_INTERVAL = 2  # a bootstrap over one run per task resamples nothing: its interval is a point
+NO_INTERVAL = "(one seed: no interval)"  # what a report shows in place of such an interval
+
+
+def has_interval(*matrices: list[np.ndarray]) -> bool:
+    """Whether a bootstrap over these per-task score arrays has an interval: enough seeds in every task."""
+    return min(len(scores) for matrix in matrices for scores in matrix) >= MIN_SEEDS_FOR_INTERVAL
 
 
 def complete_matrix(runs: pd.DataFrame, method: str, tasks: list[str]) -> tuple[list[np.ndarray] | None, list[str]]:

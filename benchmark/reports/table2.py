@@ -14,7 +14,7 @@ import pandas as pd
 from benchmark.grid.methods import METHODS
 from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
 from benchmark.reports.runs import CAVEAT_MARK, Selection, caveat_note, caveats_by_task
-from benchmark.reports.stats import (CELL_HEADER, MIN_SEEDS_FOR_INTERVAL, MISSING, complete_matrix, iqm,
+from benchmark.reports.stats import (CELL_HEADER, MISSING, NO_INTERVAL, complete_matrix, has_interval, iqm,
                                      optimality_gap, pooled, probability_of_improvement, seed_cell,
                                      stratified_bootstrap)
 from benchmark.grid.suites import D4RL9
@@ -99,10 +99,10 @@ def aggregate_table(runs: pd.DataFrame, tasks: tuple[str, ...] = D4RL9) -> pd.Da
                                "optimality gap [95% CI]": MISSING, "not aggregated: missing": shown})
             continue
         stats = [stratified_bootstrap([matrix], lambda m, f=f: f(pooled(m))) for f in (iqm, optimality_gap)]
-        one_seed = min(map(len, matrix)) < MIN_SEEDS_FOR_INTERVAL
+        interval = has_interval(matrix)
 
         def cell(point: float, low: float, high: float) -> str:
-            return f"{point:.1f} " + ("(one seed: no interval)" if one_seed else f"[{low:.1f}, {high:.1f}]")
+            return f"{point:.1f} " + (f"[{low:.1f}, {high:.1f}]" if interval else NO_INTERVAL)
 
         rows.append(row | {"runs": sum(len(t) for t in matrix), "IQM [95% CI]": cell(*stats[0]),
                            "optimality gap [95% CI]": cell(*stats[1]), "not aggregated: missing": ""})
@@ -131,8 +131,7 @@ def comparison_table(runs: pd.DataFrame) -> pd.DataFrame:
             continue
         x, y = (complete_matrix(runs, m, tasks)[0] for m in (better, baseline))
         point, low, high = stratified_bootstrap([x, y], probability_of_improvement)
-        interval = (f"[{low:.2f}, {high:.2f}]" if min(map(len, x + y)) >= MIN_SEEDS_FOR_INTERVAL
-                    else "(one seed: no interval)")
+        interval = f"[{low:.2f}, {high:.2f}]" if has_interval(x, y) else NO_INTERVAL
         rows.append({"comparison": label, "tasks": len(tasks), "P(improvement) [95% CI]":
                      f"{point:.2f} {interval}", "9-task average, relative": relative,
                      "paper": CLAIMED_IMPROVEMENTS.get((better, baseline), "")})
