@@ -67,11 +67,12 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
 def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[Override, ...]:
     """The overrides with values in their fields' types; an unknown component or field, or a wrong type, is an
     error naming what is valid. Every method of the grid must have the component."""
+    resolved = {method: resolve(method, task) for method in methods}
     checked = []
     for component, name, value in overrides:
         where = f"{component}.{name}"
         for method in methods:
-            configs = resolve(method, task).configs
+            configs = resolved[method].configs
             if component not in configs:
                 raise UsageError(f"{where}: method {method} has no component {component!r}; its components: "
                                  f"{', '.join(configs)}")
@@ -81,9 +82,9 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
                                  f"{', '.join(fields)}")
             coerced = _coerce(value, getattr(configs[component], name), where)
         checked.append((component, name, coerced))
-    for method in methods:  # the configs' own checks, on the whole new setting (e.g. clipping needs the cdf)
+    for method, table in resolved.items():  # the configs' own checks, on the whole new setting (clipping: cdf)
         try:
-            resolve(method, task).with_overrides(checked, "")
+            table.with_overrides(checked, "")
         except ValueError as error:
             raise UsageError(f"--set for method {method}: {error}") from None
     return tuple(checked)
