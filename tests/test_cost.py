@@ -52,3 +52,26 @@ def test_a_bank_that_must_grow_is_priced_for_its_new_rollouts_only():
     bank = _row(table, "shared: rollout bank")
     assert (bank["runs"], bank["done"], bank["to run"]) == (1, 0, 1)
     assert bank["core-hours left"] == round((1_142_858 - 142_858) / PER_SECOND["rollouts"] / 3600, 1)
+
+
+def test_dd_models_are_shared_by_its_sampling_variants_and_priced_at_their_recorded_training_time():
+    profile = get_profile("quick")
+    built = RunSpec("hopper-medium-v2", "dd", 0, "quick")
+    specs = [built,
+             RunSpec("hopper-medium-v2", "dd", 0, "quick", variant="rtg08", overrides=(("diffuser", "test_return", 0.8),)),
+             RunSpec("hopper-medium-v2", "dd", 0, "quick", variant="t16", overrides=(("diffuser", "horizon", 16),)),
+             RunSpec("hopper-medium-v2", "dd-official", 0, "quick"), RunSpec("walker2d-medium-v2", "dd", 0, "quick")]
+    artifacts = {"diffuser": {"key": "p", "train_time_s": 2400.0}, "inverse_dynamics": {"key": "i", "train_time_s": 1440.0}}
+    measured = pd.DataFrame({"method": ["dd"], "artifacts": [artifacts], "phase_seconds": [
+        {"data": 3.0, "diffuser": 2400.0, "inverse_dynamics": 1440.0, "train": 0.0, "eval": 33.0, "total": 3876.0}]})
+    table = cost_table(specs, {built}, measured, profile)
+
+    assert _row(table, "dd")["hours per run"] == "0.01 (measured)"  # data + eval: its models have their own rows
+    assert _row(table, "dd")["core-hours left"] == round(3 * 36.0 / 3600, 1)
+    # hopper's (built; its RTG variant reuses it), hopper's T=16, hopper's official preset, walker2d's
+    plan = _row(table, "shared: DD's plan model")
+    assert (plan["runs"], plan["done"], plan["to run"], plan["hours per run"]) == (4, 1, 3, "0.67 (measured)")
+    assert plan["core-hours left"] == round(3 * 2400.0 / 3600, 1)
+    idm = _row(table, "shared: DD's IDM")  # the T=16 variant keeps hopper's IDM; the official preset has its own
+    assert (idm["runs"], idm["done"], idm["to run"]) == (3, 1, 2)
+    assert idm["core-hours left"] == round(2 * 1440.0 / 3600, 1)

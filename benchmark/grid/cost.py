@@ -1,12 +1,13 @@
 """What a grid will cost before it runs, so nobody starts hundreds of CPU-days by accident.
 
-A run's own work (agent, evaluation, DAWM's synthesis, DD's models) is priced per run: the median of its
+A run's own work (agent, evaluation, DAWM's synthesis, DD's planning) is priced per run: the median of its
 method's result files already present for this profile where there are some, otherwise the profile's budgets
 at rates measured on our 2-core CPU machines (two single-threaded runs sharing the machine; machine-facts.md
-and our own runs), for a 1M-row dataset. The models shared by the runs of one task and seed (the diffusion world
-model, its rollout bank, DAWM's IDM, the one-step model) are priced once per task and seed, and not at all where
-a finished run of that task and seed already used them (they are in the cache, unless it was cleared). GPU rates
-are not measured yet.
+and our own runs), for a 1M-row dataset. The models runs share (the diffusion world model, its rollout bank,
+DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
+and not at all where a finished run already used them (they are in the cache, unless it was cleared): at the
+median training time the result files record for that kind of model, otherwise from the budgets. GPU rates are
+not measured yet.
 """
 
 from __future__ import annotations
@@ -16,33 +17,38 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
+from benchmark.run.artifacts import training_config
 
 ROWS = 1_000_000
 # world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/
 # model_budget); diffuser: DD's plan model, measured before its training windows were normalised once (an upper
-# bound on its time)
+# bound on its time); dd_idm: DD's 2x1024 IDM, 50k steps in 1,260-1,460 s in our quick runs
 PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 29.0, "diffuser": 14.0, "idm": 170.0,
-              "one_step_model": 160.0, "rollouts": 690.0, "evaluation_steps": 3_000.0}
+              "dd_idm": 34.0, "one_step_model": 160.0, "rollouts": 690.0, "evaluation_steps": 3_000.0}
 
 
 @dataclass(frozen=True)
 class SharedModel:
     label: str
     phase: str  # its wall-time phase in a result file, which the runs' own cost leaves out
-    components: tuple[str, ...]  # the config components it depends on: an override of one makes another model
+    artifact: str  # its entry in a result file's artifacts, which records how long its training took
+    components: tuple[str, ...]  # the config components it is trained from: another setting makes another model
 
 
 SHARED = {
-    "world_model": SharedModel("shared: diffusion world model", "world_model", ("world_model",)),
-    "bank": SharedModel("shared: rollout bank", "rollouts", ("world_model", "bank")),
-    "idm": SharedModel("shared: DAWM's IDM", "inverse_dynamics", ("idm",)),
-    "one_step_model": SharedModel("shared: one-step model", "world_model", ("world_model",)),
+    "world_model": SharedModel("shared: diffusion world model", "world_model", "world_model", ("world_model",)),
+    "bank": SharedModel("shared: rollout bank", "rollouts", "rollout_bank", ("world_model", "bank")),
+    "idm": SharedModel("shared: DAWM's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",)),
+    "one_step_model": SharedModel("shared: one-step model", "world_model", "world_model", ("world_model",)),
+    "diffuser": SharedModel("shared: DD's plan model", "diffuser", "diffuser", ("diffuser",)),
+    "dd_idm": SharedModel("shared: DD's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",)),
 }
-SHARED_BY_PIPELINE = {"model_free": (), "dd": (), "one_step": ("one_step_model",), "dwm": ("world_model", "bank"),
-                      "dawm": ("world_model", "bank", "idm")}
+SHARED_BY_PIPELINE = {"model_free": (), "dd": ("diffuser", "dd_idm"), "one_step": ("one_step_model",),
+                      "dwm": ("world_model", "bank"), "dawm": ("world_model", "bank", "idm")}
 
 
 def bank_rollouts(method: str, profile: Profile, rows: int = ROWS) -> int:
@@ -59,7 +65,9 @@ def shared_seconds(kind: str, profile: Profile, rollouts: int = 0) -> float:
     return {"world_model": profile.world_model_steps / PER_SECOND["world_model"],
             "bank": rollouts / PER_SECOND["rollouts"],
             "idm": profile.idm_steps / PER_SECOND["idm"],
-            "one_step_model": profile.one_step_model_steps / PER_SECOND["one_step_model"]}[kind]
+            "one_step_model": profile.one_step_model_steps / PER_SECOND["one_step_model"],
+            "diffuser": profile.world_model_steps / PER_SECOND["diffuser"],
+            "dd_idm": profile.idm_steps / PER_SECOND["dd_idm"]}[kind]
 
 
 def estimated_seconds(method: str, profile: Profile) -> float:
@@ -72,8 +80,7 @@ def estimated_seconds(method: str, profile: Profile) -> float:
     if pipeline in ("one_step", "dwm"):
         return seconds + profile.model_based_train_steps / PER_SECOND["mve_agent"]
     if pipeline == "dd":
-        planning = seconds * 20  # a sampler call at every environment step: ~20x an MLP policy's evaluation
-        return planning + profile.world_model_steps / PER_SECOND["diffuser"] + profile.idm_steps / PER_SECOND["idm"]
+        return seconds * 20  # a sampler call at every environment step: ~20x an MLP policy's evaluation
     synthesis = bank_rollouts(method, profile) / PER_SECOND["rollouts"] / 10  # IDM labelling: ~1/10 of sampling
     return seconds + synthesis + profile.model_based_train_steps / PER_SECOND["agent"]
 
@@ -85,12 +92,25 @@ def own_seconds(method: str, phases: dict[str, float]) -> float:
 
 
 def _model_key(spec: RunSpec, kind: str) -> tuple:
-    """Which shared model a run needs: runs of one task and seed share it unless an override changes it."""
-    changed = tuple(o for o in spec.overrides if o[0] in SHARED[kind].components)
-    return spec.task, spec.seed, kind, changed
+    """Which shared model a run needs: what the cache keys it by, less the data (one per task). Runs of one task
+    and seed share it where their settings of its components agree, sampling settings aside (DD's RTG sweep)."""
+    configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
+    setting = tuple(sorted(training_config(configs[c]).items()) for c in SHARED[kind].components)
+    return spec.task, spec.seed, kind, repr(setting), spec.budget
 
 
-def _shared_rows(specs: list[RunSpec], done: set[RunSpec], profile: Profile) -> list[dict]:
+def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
+    """Per kind of shared model: the median training time over the distinct models the result files used."""
+    times: dict[str, dict[str, float]] = {}  # kind -> model key -> seconds
+    for method, artifacts in zip(measured["method"], measured.get("artifacts", ())):
+        for kind in SHARED_BY_PIPELINE[get_method(method).pipeline]:
+            artifact = (artifacts or {}).get(SHARED[kind].artifact, {})
+            if "train_time_s" in artifact:
+                times.setdefault(kind, {})[artifact["key"]] = artifact["train_time_s"]
+    return {kind: float(pd.Series(list(seconds.values())).median()) for kind, seconds in times.items()}
+
+
+def _shared_rows(specs: list[RunSpec], done: set[RunSpec], measured: dict[str, float], profile: Profile) -> list[dict]:
     """One row per kind of shared model: how many the grid needs, how many finished runs already built."""
     needed: dict[tuple, int] = {}  # model -> rollouts (the bank) or 0
     built: dict[tuple, int] = {}
@@ -110,12 +130,13 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], profile: Profile) -> 
             each = shared_seconds(kind, profile, largest)
             missing = {k: needed[k] - built.get(k, 0) for k in keys if needed.get(k, 0) > built.get(k, 0)}
             left, seconds = list(missing), sum(shared_seconds(kind, profile, n) for n in missing.values())
+            how = "estimate"  # result files do not record a bank's generation time apart from its growth
         else:
-            each = shared_seconds(kind, profile)
+            each, how = (measured[kind], "measured") if kind in measured else (shared_seconds(kind, profile), "estimate")
             left = [k for k in keys if k not in built]
             seconds = len(left) * each
         rows.append({"method": model.label, "runs": len(keys), "done": len(keys) - len(left), "to run": len(left),
-                     "hours per run": f"{each / 3600:.2f} (estimate)", "core-hours left": round(seconds / 3600, 1)})
+                     "hours per run": f"{each / 3600:.2f} ({how})", "core-hours left": round(seconds / 3600, 1)})
     return rows
 
 
@@ -144,4 +165,4 @@ def cost_table(specs: list[RunSpec], done: set[RunSpec], measured: pd.DataFrame,
         rows.append({"method": method, "runs": len(grid), "done": len(grid) - len(todo), "to run": len(todo),
                      "hours per run": f"{per_run / 3600:.2f} ({how})",
                      "core-hours left": round(len(todo) * per_run / 3600, 1)})
-    return pd.DataFrame(rows + _shared_rows(specs, done, profile))
+    return pd.DataFrame(rows + _shared_rows(specs, done, _measured_seconds(measured), profile))

@@ -16,7 +16,7 @@ from benchmark.run.completion import budget_changes
 EPISODE_STEPS = 1000  # D4RL's reference returns are over episodes of up to 1000 steps
 COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "final_score", "best_score",
            "train_steps", "dataset_id", "dataset_checksum", "commit", "device", "wall_time_s", "phase_seconds",
-           "finished_at", "evaluations", "final_q", "final_critic_loss", "q_scale", "dataset_caveats",
+           "artifacts", "finished_at", "evaluations", "final_q", "final_critic_loss", "q_scale", "dataset_caveats",
            "budgets_changed", "path"]
 
 
@@ -45,7 +45,7 @@ def _row(path: Path) -> dict:
         "train_steps": result["evaluations"][-1]["step"], "dataset_id": result["dataset"]["id"],
         "dataset_checksum": result["dataset"]["checksum"], "commit": result["environment"]["git_commit"],
         "device": result["environment"]["device"], "wall_time_s": result["wall_time_s"]["total"],
-        "phase_seconds": result["wall_time_s"],
+        "phase_seconds": result["wall_time_s"], "artifacts": result.get("artifacts", {}),
         "finished_at": result.get("finished_at", ""),
         "evaluations": [(e["step"], e["score"]) for e in result["evaluations"]],
         "final_q": last_log.get("q1", float("nan")), "final_critic_loss": last_log.get("critic_loss", float("nan")),
