@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from benchmark.errors import UsageError
+from benchmark.grid.methods import METHODS
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import (complete_matrix, iqm, optimality_gap, performance_profile,
                                      probability_of_improvement, seed_cell)
@@ -99,11 +100,22 @@ def test_learning_curves_are_drawn_per_group(tmp_path):
     selections = by_group(load_runs(tmp_path))
     frame = curve_frame(selections[("quick", "local")].runs)
     assert set(frame["method"]) == {"TD3+BC"} and frame["step"].tolist() == [50, 100, 50, 100]  # DD has no curve
+    assert set(frame["data"]) == {"model-free"} and set(frame["agent"]) == {"TD3+BC"}
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "curves_paper_minari.png").write_bytes(b"stale")
     written = draw_curves(selections, tmp_path / "figures")
     assert [p.name for p in written] == ["curves_quick_local.png"] and written[0].stat().st_size > 10_000
     assert not (tmp_path / "figures" / "curves_paper_minari.png").exists()
+
+
+def test_a_curve_is_coloured_by_the_data_its_agent_learns_from_and_styled_by_the_agent():
+    from benchmark.reports.curves import agent_of, data_source_of
+
+    labels = {name: (data_source_of(METHODS[name]), agent_of(METHODS[name]))
+              for name in ("td3bc", "iql", "onestep-iql", "dwm-td3bc", "dawm-iql", "dawm-t-td3bc")}
+    assert labels == {"td3bc": ("model-free", "TD3+BC"), "iql": ("model-free", "IQL"),
+                      "onestep-iql": ("OneStep", "IQL"), "dwm-td3bc": ("DWM", "TD3+BC"), "dawm-iql": ("DAWM", "IQL"),
+                      "dawm-t-td3bc": ("DAWM-T", "TD3+BC")}
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

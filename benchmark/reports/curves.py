@@ -8,29 +8,51 @@ import matplotlib
 import pandas as pd
 import seaborn as sns
 
-from benchmark.grid.methods import METHODS
+from algorithms.td3_bc import TD3BCConfig
+from benchmark.grid.methods import METHODS, Method
+from benchmark.grid.suites import D4RL9
 from benchmark.reports.runs import Selection
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+# a colour per source of training data, a line style per agent: methods that differ in one component sit side by side
+DATA_SOURCES = ("model-free", "OneStep", "DWM", "DAWM", "DAWM-T")
+AGENTS = ("TD3+BC", "IQL")
+
+
+def agent_of(method: Method) -> str:
+    return AGENTS[0] if issubclass(method.components["agent"], TD3BCConfig) else AGENTS[1]
+
+
+def data_source_of(method: Method) -> str:
+    """What besides the real data the agent learns from: the world model, named as the method's label names it."""
+    return DATA_SOURCES[0] if method.pipeline == "model_free" else method.label.rsplit("-", 1)[0]
+
+
 def curve_frame(runs: pd.DataFrame) -> pd.DataFrame:
     """Long form: one row per (run, evaluation); runs with a single evaluation (Decision Diffuser) have no curve."""
-    rows = [{"task": r.task, "method": METHODS[r.method].label, "seed": r.seed, "step": step, "score": score}
+    rows = [{"task": r.task, "method": METHODS[r.method].label, "data": data_source_of(METHODS[r.method]),
+             "agent": agent_of(METHODS[r.method]), "seed": r.seed, "step": step, "score": score}
             for r in runs.itertuples() if len(r.evaluations) > 1 for step, score in r.evaluations]
-    return pd.DataFrame(rows, columns=["task", "method", "seed", "step", "score"])
+    return pd.DataFrame(rows, columns=["task", "method", "data", "agent", "seed", "step", "score"])
 
 
 def draw_curves(selections: dict[tuple[str, str], Selection], folder: Path) -> list[Path]:
-    """One figure per (profile, source): a panel per task, a line per method, mean and 95% CI band over seeds.
-    Figures of groups that no longer have runs are removed."""
+    """One figure per (profile, source): a panel per task, a line per method (colour: its data, style: its agent),
+    mean and 95% CI band over seeds. Figures of groups that no longer have runs are removed."""
     written = []
     for (profile, source), selection in sorted(selections.items()):
         data = curve_frame(selection.runs)
         if data.empty:
             continue
-        grid = sns.relplot(data=data, x="step", y="score", hue="method", col="task",
+        tasks = set(data["task"])
+        grid = sns.relplot(data=data, x="step", y="score", hue="data", style="agent", col="task",
+                           col_order=[t for t in D4RL9 if t in tasks] + sorted(tasks - set(D4RL9)),
+                           palette=dict(zip(DATA_SOURCES, sns.color_palette(n_colors=len(DATA_SOURCES)))),
+                           hue_order=[d for d in DATA_SOURCES if d in set(data["data"])],
+                           style_order=[a for a in AGENTS if a in set(data["agent"])],
                            col_wrap=min(3, data["task"].nunique()), kind="line", errorbar=("ci", 95), height=3.0,
                            aspect=1.25,
                            facet_kws={"sharey": False, "sharex": False})
