@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.grid.hyperparams import resolve
+from benchmark.grid.hyperparams import resolve, training_config
 from benchmark.grid.methods import get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
-from benchmark.run.artifacts import training_config
 
 ROWS = 1_000_000
 # world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/

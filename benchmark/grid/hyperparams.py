@@ -79,6 +79,12 @@ class ResolvedConfig:
         return ResolvedConfig(configs, sources)
 
 
+def training_config(config) -> dict:
+    """What of `config` the trained weights depend on: all but its SAMPLING_FIELDS (read only when sampling)."""
+    return {name: value for name, value in dataclasses.asdict(config).items()
+            if name not in getattr(config, "SAMPLING_FIELDS", ())}
+
+
 def _field_sources(config_class: type) -> dict[str, str]:
     return {f.name: f.metadata.get("source", "ours") for f in dataclasses.fields(config_class)}
 

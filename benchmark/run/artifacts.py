@@ -30,6 +30,7 @@ from algorithms.optim import OPTIMIZER
 from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfig, WindowBatch
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
+from benchmark.grid.hyperparams import training_config
 from benchmark.run.completion import set_aside
 from benchmark.locks import file_lock
 from benchmark.run.resumable import TrainingCheckpoint
@@ -150,12 +151,6 @@ def window_batches(data: Transitions, config: DiffusionWorldModelConfig, device:
 
     return WindowBatch(tensor(segments.observations[:, :T]), tensor(segments.rewards), tensor(known_state),
                        tensor(reward_known), tensor(data.actions), tensor(conditioning_rtg(data, config)))
-
-
-def training_config(config) -> dict:
-    """What of `config` the trained weights depend on: all but its SAMPLING_FIELDS (read only when sampling)."""
-    return {name: value for name, value in dataclasses.asdict(config).items()
-            if name not in getattr(config, "SAMPLING_FIELDS", ())}
 
 
 def _trained(kind: str, folder_name: str, config, data: Transitions, steps: int, seed: int, device: torch.device,
