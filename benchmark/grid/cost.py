@@ -90,10 +90,10 @@ def own_seconds(method: str, phases: dict[str, float]) -> float:
     return sum(seconds for phase, seconds in phases.items() if phase != "total" and phase not in shared)
 
 
-def _model_key(spec: RunSpec, kind: str) -> tuple:
-    """Which shared model a run needs: what the cache keys it by, less the data (one per task). Runs of one task
-    and seed share it where their settings of its components agree, sampling settings aside (DD's RTG sweep)."""
-    configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
+def _model_key(spec: RunSpec, configs: dict, kind: str) -> tuple:
+    """Which shared model a run needs, given its resolved `configs`: what the cache keys it by, less the data (one
+    per task). Runs of one task and seed share it where their settings of its components agree, sampling settings
+    aside (DD's RTG sweep)."""
     setting = tuple(sorted(training_config(configs[c]).items()) for c in SHARED[kind].components)
     return spec.task, spec.seed, kind, repr(setting), spec.budget
 
@@ -114,8 +114,9 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], measured: dict[str, f
     needed: dict[tuple, int] = {}  # model -> rollouts (the bank) or 0
     built: dict[tuple, int] = {}
     for spec in specs:
+        configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
         for kind in SHARED_BY_PIPELINE[get_method(spec.method).pipeline]:
-            key = _model_key(spec, kind)
+            key = _model_key(spec, configs, kind)
             rollouts = bank_rollouts(spec.method, profile) if kind == "bank" else 0
             into = built if spec in done else needed
             into[key] = max(into.get(key, 0), rollouts)
