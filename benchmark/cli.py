@@ -121,12 +121,24 @@ def check_writable(folder: Path, option: str, needed: int) -> None:
                          f"{needed / 2 ** 20:.0f} MB; free some space or choose a folder on another disk")
 
 
+def kept_artifacts(done: set[RunSpec], results: Path, cache: Path) -> dict[RunSpec, set[str]]:
+    """Per finished run, the shared models it used (its result file's artifacts) that are still in the cache,
+    whose entries are folders named by their content key (<cache>/<kind>/<key>)."""
+    cached = {folder.name for folder in Path(cache).glob("*/*") if folder.is_dir()}
+    kept = {}
+    for spec in done:
+        artifacts = json.loads(spec.result_path(results).read_text()).get("artifacts", {})
+        kept[spec] = {name for name, artifact in artifacts.items() if artifact.get("key") in cached}
+    return kept
+
+
 def command_dry_run(args: argparse.Namespace, specs: list[RunSpec]) -> int:
     """The grid, what is done and what is left, and its cost; nothing is built, loaded or written."""
     done = {s for s in specs if result_state(s, args.results)[0] == "done"}
     runs = load_runs(args.results)
     measured = runs[(runs["profile"] == specs[0].profile) & (runs["source"] == specs[0].data.source)]
-    table = cost_table(specs, done, measured, get_profile(specs[0].profile))
+    table = cost_table(specs, done, kept_artifacts(done, args.results, args.cache), measured,
+                       get_profile(specs[0].profile))
     left = float(table["core-hours left"].sum())
     print(f"dry run: {len(specs)} runs, {len(done)} done, {len(specs) - len(done)} to run (profile "
           f"{specs[0].profile}, source {specs[0].data.source}); nothing was started\n\n{table.to_markdown(index=False)}"

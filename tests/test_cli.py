@@ -1,5 +1,7 @@
 """Bad input ends with exit code 2, a message naming the fix, and nothing written."""
 
+import json
+
 import pytest
 
 from benchmark.cli import main
@@ -166,6 +168,29 @@ def test_dry_run_prints_the_cost_and_runs_nothing(tmp_path, capsys):
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert "(measured)" in rows["td3bc"] and "(estimate)" in rows["dwm-td3bc"]  # 1.0 s from the result file
     assert sorted(p.name for p in results.rglob("*") if p.is_file()) == [done.name]  # nothing written
+
+
+def test_dry_run_prices_again_a_world_model_a_finished_run_used_once_it_is_gone_from_the_cache(tmp_path, capsys):
+    from benchmark.results import write_json_atomic
+    from tests.report_fixtures import write_result
+
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    path = write_result(results, "hopper-medium-v2", "dwm-td3bc", 0, 50.0)
+    result = json.loads(path.read_text())
+    write_json_atomic(path, result | {"artifacts": {"world_model": {"key": "0123abcd", "train_time_s": 1800.0},
+                                                   "rollout_bank": {"key": "4567cdef", "rollouts": 2_000_000}}})
+    (cache / "world_models" / "0123abcd").mkdir(parents=True)
+    (cache / "banks" / "4567cdef").mkdir(parents=True)
+
+    def world_model_row() -> list[str]:
+        assert main(["run", "--suite", "d4rl9", "--tasks", "hopper-medium-v2", "--methods", "dwm-td3bc", "dwm-iql",
+                     "--seeds", "0", "--dry-run", "--results", str(results), "--cache", str(cache)]) == 0
+        (line,) = [line for line in capsys.readouterr().out.splitlines() if "shared: diffusion world model" in line]
+        return [cell.strip() for cell in line.split("|")[2:-1]]
+
+    assert world_model_row() == ["1", "1", "0", "0.50 (measured)", "0"]
+    (cache / "world_models" / "0123abcd").rmdir()
+    assert world_model_row() == ["1", "0", "1", "0.50 (measured)", "0.5"]
 
 
 def test_overrides_are_checked_typed_recorded_and_their_own_runs(tiny_hopper, tmp_path):

@@ -24,7 +24,7 @@ def test_shared_models_are_priced_once_per_task_and_seed_and_not_when_a_finished
              spec("hopper", "dwm-iql", (("world_model", "width", 64),))]  # this one needs its own
     measured = pd.DataFrame({"method": ["dwm-td3bc"], "phase_seconds": [
         {"data": 2.0, "world_model": 2000.0, "rollouts": 1800.0, "train": 700.0, "eval": 18.0, "total": 4520.0}]})
-    table = cost_table(specs, {built}, measured, profile)
+    table = cost_table(specs, {built}, {built: {"world_model", "rollout_bank"}}, measured, profile)
 
     own = 720.0  # data + train + eval: the world model and the bank are priced in their own rows
     assert _row(table, "dwm-td3bc") == {"method": "dwm-td3bc", "runs": 2, "done": 1, "to run": 1,
@@ -48,7 +48,8 @@ def test_a_bank_that_must_grow_is_priced_for_its_new_rollouts_only():
     profile = get_profile("quick")
     built = RunSpec("hopper-medium-v2", "dawm-t-td3bc", 0, "quick")  # 1/8 x 1M rows / H=7: 142,858 rollouts
     grown = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick")  # 8 x 1M / 7: 1,142,858
-    table = cost_table([built, grown], {built}, pd.DataFrame({"method": [], "phase_seconds": []}), profile)
+    table = cost_table([built, grown], {built}, {built: {"world_model", "rollout_bank", "inverse_dynamics"}},
+                       pd.DataFrame({"method": [], "phase_seconds": []}), profile)
     bank = _row(table, "shared: rollout bank")
     assert (bank["runs"], bank["done"], bank["to run"]) == (1, 0, 1)
     assert bank["core-hours left"] == round((1_142_858 - 142_858) / PER_SECOND["rollouts"] / 3600, 1)
@@ -64,7 +65,7 @@ def test_dd_models_are_shared_by_its_sampling_variants_and_priced_at_their_recor
     artifacts = {"diffuser": {"key": "p", "train_time_s": 2400.0}, "inverse_dynamics": {"key": "i", "train_time_s": 1440.0}}
     measured = pd.DataFrame({"method": ["dd"], "artifacts": [artifacts], "phase_seconds": [
         {"data": 3.0, "diffuser": 2400.0, "inverse_dynamics": 1440.0, "train": 0.0, "eval": 33.0, "total": 3876.0}]})
-    table = cost_table(specs, {built}, measured, profile)
+    table = cost_table(specs, {built}, {built: {"diffuser", "inverse_dynamics"}}, measured, profile)
 
     assert _row(table, "dd")["hours per run"] == "0.01 (measured)"  # data + eval: its models have their own rows
     assert _row(table, "dd")["core-hours left"] == round(3 * 36.0 / 3600, 1)
@@ -75,3 +76,23 @@ def test_dd_models_are_shared_by_its_sampling_variants_and_priced_at_their_recor
     idm = _row(table, "shared: DD's IDM")  # the T=16 variant keeps hopper's IDM; the official preset has its own
     assert (idm["runs"], idm["done"], idm["to run"]) == (3, 1, 2)
     assert idm["core-hours left"] == round(2 * 1440.0 / 3600, 1)
+
+
+def test_a_finished_runs_model_that_left_the_cache_is_trained_again_only_for_the_runs_still_to_run():
+    profile = get_profile("quick")
+    finished = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick")
+    pending = RunSpec("hopper-medium-v2", "dawm-t-iql", 0, "quick")  # needs hopper's world model, bank and IDM
+    alone = RunSpec("walker2d-medium-v2", "dawm-td3bc", 0, "quick")  # finished; nothing left needs its models
+    empty = pd.DataFrame({"method": [], "phase_seconds": []})
+    every = {"world_model", "rollout_bank", "inverse_dynamics"}
+
+    kept = cost_table([finished, pending, alone], {finished, alone}, {finished: every, alone: set()}, empty, profile)
+    cleared = cost_table([finished, pending, alone], {finished, alone}, {finished: {"rollout_bank"}, alone: set()},
+                         empty, profile)
+
+    for kind in ("shared: diffusion world model", "shared: DAWM's IDM"):
+        assert (_row(kept, kind)["runs"], _row(kept, kind)["to run"]) == (2, 0)
+        assert (_row(cleared, kind)["runs"], _row(cleared, kind)["done"], _row(cleared, kind)["to run"]) == (2, 1, 1)
+    assert _row(cleared, "shared: diffusion world model")["core-hours left"] == round(
+        profile.world_model_steps / PER_SECOND["world_model"] / 3600, 1)
+    assert _row(kept, "shared: rollout bank")["to run"] == _row(cleared, "shared: rollout bank")["to run"] == 0

@@ -5,14 +5,15 @@ method's result files already present for this profile where there are some, oth
 at rates measured on our 2-core CPU machines (two single-threaded runs sharing the machine; machine-facts.md
 and our own runs), for a 1M-row dataset. The models runs share (the diffusion world model, its rollout bank,
 DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
-and not at all where a finished run already used them (they are in the cache, unless it was cleared): at the
-median training time the result files record for that kind of model, otherwise from the budgets. GPU rates are
+and not at all where a finished run used one that is still in the cache (a fresh machine or a cleared cache
+trains them again for the runs left): at the median training time the result files record for that kind of model, otherwise from the budgets. GPU rates are
 not measured yet.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -109,20 +110,27 @@ def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
     return {kind: float(pd.Series(list(seconds.values())).median()) for kind, seconds in times.items()}
 
 
-def _shared_rows(specs: list[RunSpec], done: set[RunSpec], measured: dict[str, float], profile: Profile) -> list[dict]:
-    """One row per kind of shared model: how many the grid needs, how many finished runs already built."""
+def _shared_rows(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec, Collection[str]],
+                 measured: dict[str, float], profile: Profile) -> list[dict]:
+    """One row per kind of shared model: how many the grid needs, how many are built (a finished run used them
+    and they are still in the cache) and how many are left to train for the runs not done yet."""
     needed: dict[tuple, int] = {}  # model -> rollouts (the bank) or 0
     built: dict[tuple, int] = {}
+    cleared: set[tuple] = set()  # used by finished runs, gone from the cache: built again only if still needed
     for spec in specs:
         configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
         for kind in SHARED_BY_PIPELINE[get_method(spec.method).pipeline]:
             key = _model_key(spec, configs, kind)
             rollouts = bank_rollouts(spec.method, profile) if kind == "bank" else 0
-            into = built if spec in done else needed
-            into[key] = max(into.get(key, 0), rollouts)
+            if spec not in done:
+                needed[key] = max(needed.get(key, 0), rollouts)
+            elif SHARED[kind].artifact in kept.get(spec, ()):
+                built[key] = max(built.get(key, 0), rollouts)
+            else:
+                cleared.add(key)
     rows = []
     for kind, model in SHARED.items():
-        keys = {key for key in needed.keys() | built.keys() if key[2] == kind}
+        keys = {key for key in needed.keys() | built.keys() | cleared if key[2] == kind}
         if not keys:
             continue
         if kind == "bank":  # a bank grows to the largest draw any of its runs needs
@@ -133,7 +141,7 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], measured: dict[str, f
             how = "estimate"  # result files do not record a bank's generation time apart from its growth
         else:
             each, how = (measured[kind], "measured") if kind in measured else (shared_seconds(kind, profile), "estimate")
-            left = [k for k in keys if k not in built]
+            left = [k for k in needed if k[2] == kind and k not in built]
             seconds = len(left) * each
         rows.append({"method": model.label, "runs": len(keys), "done": len(keys) - len(left), "to run": len(left),
                      "hours per run": f"{each / 3600:.2f} ({how})", "core-hours left": round(seconds / 3600, 1)})
@@ -151,9 +159,11 @@ def _per_run(method: str, own: pd.DataFrame, profile: Profile) -> tuple[float, s
     return estimated_seconds(method, profile), "estimate"
 
 
-def cost_table(specs: list[RunSpec], done: set[RunSpec], measured: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def cost_table(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec, Collection[str]],
+               measured: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """One row per method (its runs' own work) and per kind of shared model: in the grid, done, to run, hours
-    each and core-hours for what is left."""
+    each and core-hours for what is left. `kept`: per finished run, the entries of its result file's artifacts
+    whose models are still in the cache."""
     own = pd.DataFrame({"method": measured["method"], "seconds": [own_seconds(m, p) for m, p in
                                                                    zip(measured["method"], measured["phase_seconds"])]})
     own["pipeline"] = [get_method(m).pipeline for m in own["method"]]
@@ -165,4 +175,4 @@ def cost_table(specs: list[RunSpec], done: set[RunSpec], measured: pd.DataFrame,
         rows.append({"method": method, "runs": len(grid), "done": len(grid) - len(todo), "to run": len(todo),
                      "hours per run": f"{per_run / 3600:.2f} ({how})",
                      "core-hours left": round(len(todo) * per_run / 3600, 1)})
-    return pd.DataFrame(rows + _shared_rows(specs, done, _measured_seconds(measured), profile))
+    return pd.DataFrame(rows + _shared_rows(specs, done, kept, _measured_seconds(measured), profile))
