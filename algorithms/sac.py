@@ -13,6 +13,7 @@ from torch import nn
 from algorithms.agent import StateDictMixin, source
 from algorithms.buffer import Batch
 from algorithms.networks import TwinQ, mlp, soft_update
+from algorithms.portable import portable_tanh_gaussian_action
 
 SAC_PAPER = "paper: SAC (Haarnoja et al., 2018), D4RL's behaviour-policy learner"
 
@@ -26,8 +27,11 @@ class SACConfig:
     hidden: tuple[int, ...] = field(default=(256, 256), metadata=source(SAC_PAPER))
 
 
+LOG_STD_RANGE = (-20.0, 2.0)
+
+
 class TanhGaussianActor(nn.Module):
-    """a = tanh(u), u ~ N(mu(s), sigma(s)); log-std clamped to [-20, 2]."""
+    """a = tanh(u), u ~ N(mu(s), sigma(s)); log-std clamped to LOG_STD_RANGE."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]):
         super().__init__()
@@ -35,7 +39,7 @@ class TanhGaussianActor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_std = self.net(obs).chunk(2, dim=-1)
-        return mean, log_std.clamp(-20.0, 2.0)
+        return mean, log_std.clamp(*LOG_STD_RANGE)
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None,
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +54,11 @@ class TanhGaussianActor(nn.Module):
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self(obs)[0])
+
+    def sample_portable(self, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """An action [B, act_dim] with the same bits on every CPU (algorithms/portable.py): what generates the
+        datasets, so that a rebuild anywhere reproduces them."""
+        return portable_tanh_gaussian_action(self.net, obs, generator, LOG_STD_RANGE)
 
 
 class SAC(StateDictMixin):

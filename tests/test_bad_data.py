@@ -172,7 +172,7 @@ def test_a_truncated_local_dataset_names_the_rebuild_command(tiny_hopper, tmp_pa
     copy = tmp_path / "datasets"
     shutil.copytree(datasets_root(), copy, ignore=shutil.ignore_patterns("*.lock"))
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(copy))
-    data_file = copy / "local" / "hopper" / "tiny-v0" / "data" / "main_data.hdf5"
+    data_file = copy / "local" / "hopper" / "tiny-v1" / "data" / "main_data.hdf5"
     data_file.write_bytes(data_file.read_bytes()[:4096])
     with pytest.raises(InvalidDatasetError, match="cannot be read .* Delete it and rebuild it: `python -m "
                                                   "benchmark.data build --env hopper --datasets tiny`"):

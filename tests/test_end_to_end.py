@@ -46,7 +46,7 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
         assert [e["step"] for e in result["evaluations"]] == ([0] if pipeline == "dd" else [200, 400])
         assert result["final_score"] == result["evaluations"][-1]["score"]
         assert result["best_score"] == max(e["score"] for e in result["evaluations"])
-        assert result["dataset"]["id"] == "local/hopper/tiny-v0" and len(result["dataset"]["checksum"]) == 64
+        assert result["dataset"]["id"] == "local/hopper/tiny-v1" and len(result["dataset"]["checksum"]) == 64
         assert result["environment"]["versions"]["torch"].startswith("2.13.0")
         assert set(result["wall_time_s"]) == PHASES[pipeline]
         if pipeline in ("dwm", "dawm", "one_step"):

@@ -183,7 +183,7 @@ def test_harness_builds_a_missing_local_dataset_on_first_use(tiny_run, tmp_path,
     monkeypatch.setattr("benchmark.data.recipe.BEHAVIOUR_DIR", run.folder.parent)
     monkeypatch.setattr("benchmark.data.recipe.ROLLOUT_TRANSITIONS", 250)
     loaded = load_dataset(parse_task("hopper-medium-v2"), DataSpec("local"))
-    assert loaded.dataset_id == "local/hopper/medium-v0" and loaded.transitions.size == 250
+    assert loaded.dataset_id == "local/hopper/medium-v1" and loaded.transitions.size == 250
     assert loaded.caveats[0] == run.caveats("medium")[0] and loaded.caveats[1].startswith("medium dataset scores")
 
 

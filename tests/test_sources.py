@@ -68,7 +68,7 @@ def test_missing_local_dataset_names_three_ways(tmp_path, monkeypatch):
     monkeypatch.setattr("benchmark.data.recipe.BEHAVIOUR_DIR", tmp_path)
     with pytest.raises(DatasetNotFoundError) as error:
         load_dataset(parse_task("halfcheetah-medium-v2"), DataSpec("local"))
-    assert "local/halfcheetah/medium-v0" in str(error.value) and "halfcheetah_medium-v2.hdf5" in str(error.value)
+    assert "local/halfcheetah/medium-v1" in str(error.value) and "halfcheetah_medium-v2.hdf5" in str(error.value)
 
 
 def test_unknown_source():

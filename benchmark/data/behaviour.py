@@ -86,7 +86,7 @@ class Collector:
         if self.steps < self.start_steps:
             action = torch.rand(self.act_dim, generator=self.generator) * 2.0 - 1.0
         else:
-            action = actor.sample(torch.as_tensor(observation)[None], self.generator)[0][0]
+            action = actor.sample_portable(torch.as_tensor(observation)[None], self.generator)[0]
         action = action.numpy()
         next_observation, reward, terminated, truncated, _ = self.env.step(action)
         next_observation = next_observation.astype(np.float32)

@@ -26,9 +26,15 @@ def datasets_root() -> Path:
     return root
 
 
+# The version of our datasets' ids; a change to how they are generated bumps it, so that no one keeps an older
+# build. 1: the behaviour policies act through algorithms/portable.py, the same bits on every CPU (0 used torch's
+# CPU kernels, whose last bit depends on the processor: a rebuild on another CPU gave another dataset).
+LOCAL_DATASET_VERSION = 1
+
+
 def local_dataset_id(env: str, name: str) -> str:
     """The project's own datasets live in the `local` namespace, so they never shadow Minari's ids."""
-    return f"local/{env}/{name}-v0"
+    return f"local/{env}/{name}-v{LOCAL_DATASET_VERSION}"
 
 
 def dataset_exists(dataset_id: str) -> bool:

@@ -4,8 +4,11 @@
   (`medium_choice.chosen_checkpoints`).
 - medium / expert datasets: 1M transitions of the policy's own stochastic actions (tanh-Gaussian samples),
   10 environments stepped together; the episodes still running at 1M are cut (truncated).
-- medium-replay: the training run's replay buffer up to the medium checkpoint, in insertion order,
-  rebuilt exactly by replaying the collection stream with the committed checkpoints (behaviour.py).
+- medium-replay: the training run's replay buffer up to the medium checkpoint, in insertion order, rebuilt by
+  replaying the collection stream with the committed checkpoints (behaviour.py). The committed runs collected
+  with torch's CPU kernels, and the rebuild acts through the portable forward pass, so its stream is the same
+  policies' with other last bits: the same process, not the same bytes, as the run's own buffer.
+Every action comes from `TanhGaussianActor.sample_portable`, so a build is the same on every CPU.
 - medium-expert: medium's episodes followed by expert's.
 """
 
@@ -115,7 +118,7 @@ def rollout(env_name: str, actor: TanhGaussianActor, n_transitions: int, seed: i
     while total < n_transitions:
         active = min(n_envs, n_transitions - total)
         observations = torch.as_tensor(np.stack([w.observations[-1] for w in writers[:active]]))
-        actions = actor.sample(observations, generator)[0].numpy()
+        actions = actor.sample_portable(observations, generator).numpy()
         for i in range(active):
             next_observation, reward, terminated, truncated, _ = envs[i].step(actions[i])
             writers[i].add(actions[i], float(reward), next_observation.astype(np.float32), terminated, truncated)
@@ -176,7 +179,7 @@ DESCRIPTIONS = {
 
 def build_dataset(env: str, name: str, run: BehaviourRun | None = None, progress: bool = False,
                   n_transitions: int | None = None) -> str:
-    """Build local/<env>/<name>-v0 from the committed behaviour run, unless it exists."""
+    """Build local_dataset_id(env, name) from the committed behaviour run, unless it exists."""
     target, n_transitions = local_dataset_id(env, name), n_transitions or ROLLOUT_TRANSITIONS
     with build_lock():
         if dataset_exists(target):

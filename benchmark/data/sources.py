@@ -58,7 +58,7 @@ def how_to_get(task: Task) -> str:
     env, ds = task.env, task.dataset
     return (
         f"Three ways to get {task.name}:\n"
-        f"  1. --source local: the project's D4RL-recipe build, local/{env}/{ds}-v0 under "
+        f"  1. --source local: the project's D4RL-recipe build, {local_dataset_id(env, ds)} under "
         f"$MINARI_DATASETS_PATH ({datasets_root()}). Build it with `python -m benchmark.data build "
         f"--env {env} --datasets {ds}` (needs the committed behaviour run in benchmark/data/behaviour/{env}).\n"
         f"  2. --source minari --download: Minari's mujoco/{env}/medium-v0 and expert-v0 "
