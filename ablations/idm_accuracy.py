@@ -3,7 +3,8 @@ compounding error of the diffusion world model next to the one-step model's (abl
 exactly what is measured).
 
 One measurement file per (task, seed, profile) under results/measurements/idm_accuracy/ (done ones are
-skipped; the trained models are cached artefacts, so an interrupted run resumes after the last trained model).
+skipped, unless they measured another build of their dataset; the trained models are cached artefacts, so an
+interrupted run resumes after the last trained model).
 Then results/idm_accuracy.md, results/figures/idm_accuracy.png and results/figures/compounding_error.png are
 written from those files alone. `--report-only` skips the measurements; missing ones are listed.
 """
@@ -25,9 +26,11 @@ from ablations.measurement_jobs import run_measurements
 from ablations.reporting import finish_report
 from benchmark import options
 from benchmark.cli import data_spec, single_device
+from benchmark.data import load_dataset
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.results import write_json_atomic
+from benchmark.run.completion import set_aside
 from benchmark.envs.tasks import parse_task
 
 matplotlib.use("Agg")
@@ -43,6 +46,18 @@ def measure_to_file(spec: AccuracySpec, path: Path, report: Report = lambda phas
     torch.set_num_threads(1)
     write_json_atomic(path, measure(spec, report))
     return str(path)
+
+
+def measured(path: Path, dataset_checksum: str) -> bool:
+    """Whether `path` holds a measurement of this build of the dataset; one of another build (the dataset was
+    rebuilt since) is set aside, kept under another name that no report reads, to be measured again."""
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text())["dataset"]["checksum"] == dataset_checksum:
+        return True
+    kept = set_aside(path, "stale")
+    print(f"warning: {path} measured another build of its dataset; kept as {kept}, measured again", file=sys.stderr)
+    return False
 
 
 def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = "",
@@ -212,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache, device,
                           world_model_variant=variant)
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
-    todo = [spec for spec in specs if not spec.path(args.measurements).is_file()]
-    if todo and not args.report_only:
-        run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
-                         args.measurements, "idm-accuracy", args.executor, args.cluster_profile)
+    if not args.report_only:
+        checksums = {task: load_dataset(parse_task(task), data_spec(args)).checksum for task in args.tasks}
+        todo = [spec for spec in specs if not measured(spec.path(args.measurements), checksums[spec.task])]
+        if todo:
+            run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
+                             args.measurements, "idm-accuracy", args.executor, args.cluster_profile)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
     return 0
 

@@ -104,6 +104,15 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
     for figure in ("idm_accuracy.png", "compounding_error.png"):
         assert (out.parent / "figures" / figure).stat().st_size > 0
 
+    # a measurement of an older build of the dataset is kept aside and measured again on today's
+    path = measurements / "smoke" / "local" / "hopper-tiny" / "seed0.json"
+    path.write_text(json.dumps({**measurement, "dataset": {**measurement["dataset"], "checksum": "0" * 64}}))
+    assert idm_accuracy([*common, "--starts", "64", "--cache", str(tmp_path / "cache")]) == 0
+    assert json.loads(path.read_text())["dataset"]["checksum"] == measurement["dataset"]["checksum"]
+    (aside,) = path.parent.glob("seed0.json.stale-*")
+    assert json.loads(aside.read_text())["dataset"]["checksum"] == "0" * 64
+    assert "measured another build" in capsys.readouterr().err
+
     assert idm_accuracy([*common, "--report-only", "--seeds", "0", "1"]) == 0
     assert "Missing (1): hopper-tiny seed 1" in out.read_text()
     assert "World-model variants" not in out.read_text()
