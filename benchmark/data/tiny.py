@@ -34,7 +34,7 @@ def collect_random_episodes(env_name: str, n_transitions: int, seed: int = 0) ->
 
 
 def build_tiny_dataset(env_name: str, n_transitions: int = TINY_TRANSITIONS, seed: int = 0) -> str:
-    """Build local/<env>/tiny-v0 unless it exists; returns its id."""
+    """Build local_dataset_id(env, "tiny") unless it exists; returns its id."""
     dataset_id = local_dataset_id(env_name, TINY_DATASET)
     with build_lock():
         if not dataset_exists(dataset_id):
