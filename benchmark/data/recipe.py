@@ -8,8 +8,9 @@
   replaying the collection stream with the committed checkpoints (behaviour.py). The committed runs collected
   with torch's CPU kernels, and the rebuild acts through the portable forward pass, so its stream is the same
   policies' with other last bits: the same process, not the same bytes, as the run's own buffer.
-Every action comes from `TanhGaussianActor.sample_portable`, so a build is the same on every CPU.
 - medium-expert: medium's episodes followed by expert's.
+
+Every action comes from `TanhGaussianActor.sample_portable`, so a build is the same on every CPU.
 """
 
 from __future__ import annotations

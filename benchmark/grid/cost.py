@@ -6,8 +6,8 @@ at rates measured on our 2-core CPU machines (two single-threaded runs sharing t
 and our own runs), for a 1M-row dataset. The models runs share (the diffusion world model, its rollout bank,
 DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
 and not at all where a finished run used one that is still in the cache (a fresh machine or a cleared cache
-trains them again for the runs left): at the median training time the result files record for that kind of model, otherwise from the budgets. GPU rates are
-not measured yet.
+trains them again for the runs left): at the median training time the result files record for that kind of
+model, otherwise from the budgets. GPU rates are not measured yet.
 """
 
 from __future__ import annotations
