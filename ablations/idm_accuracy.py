@@ -22,7 +22,7 @@ import seaborn as sns
 import torch
 
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
-from ablations.measurement_jobs import run_measurements
+from ablations.measurement_jobs import measured, run_measurements
 from ablations.reporting import finish_report
 from benchmark import options
 from benchmark.cli import data_spec, single_device
@@ -30,7 +30,6 @@ from benchmark.data import load_dataset
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.results import write_json_atomic
-from benchmark.run.completion import set_aside
 from benchmark.envs.tasks import parse_task
 
 matplotlib.use("Agg")
@@ -46,18 +45,6 @@ def measure_to_file(spec: AccuracySpec, path: Path, report: Report = lambda phas
     torch.set_num_threads(1)
     write_json_atomic(path, measure(spec, report))
     return str(path)
-
-
-def measured(path: Path, dataset_checksum: str) -> bool:
-    """Whether `path` holds a measurement of this build of the dataset; one of another build (the dataset was
-    rebuilt since) is set aside, kept under another name that no report reads, to be measured again."""
-    if not path.is_file():
-        return False
-    if json.loads(path.read_text())["dataset"]["checksum"] == dataset_checksum:
-        return True
-    kept = set_aside(path, "stale")
-    print(f"warning: {path} measured another build of its dataset; kept as {kept}, measured again", file=sys.stderr)
-    return False
 
 
 def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = "",

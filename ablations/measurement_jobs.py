@@ -3,6 +3,7 @@ training phase, or as one SLURM job array."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,19 @@ from tqdm import tqdm
 from ablations.model_accuracy import Report
 from benchmark.launch.cluster import load_cluster_profile
 from benchmark.launch.launcher import make_executor
+from benchmark.run.completion import set_aside
+
+
+def measured(path: Path, dataset_checksum: str) -> bool:
+    """Whether `path` holds a measurement of this build of the dataset; one of another build (the dataset was
+    rebuilt since) is set aside, kept under another name that no report reads, to be measured again."""
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text())["dataset"]["checksum"] == dataset_checksum:
+        return True
+    kept = set_aside(path, "stale")
+    print(f"warning: {path} measured another build of its dataset; kept as {kept}, measured again", file=sys.stderr)
+    return False
 
 
 def tqdm_report(label: str) -> Report:

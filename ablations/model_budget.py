@@ -7,7 +7,8 @@ a run of that budget ends with (benchmark/run/artifacts.py, tested). Each snapsh
 `python -m ablations.idm_accuracy` measures the profile's models (k-step error against the held-out
 trajectories, MuJoCo consistency of generated transitions, IDM error), into one file per budget under
 results/measurements/model_budget/. `python -m ablations.model_quality` draws the curves into
-results/model_quality.md. Resumable: the trainings checkpoint in the cache, and finished budgets are skipped.
+results/model_quality.md. Resumable: the trainings checkpoint in the cache, and finished budgets are skipped,
+unless they measured another build of their dataset (those are set aside and measured again).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ablations.measurement_jobs import run_measurements
+from ablations.measurement_jobs import measured, run_measurements
 from ablations.model_accuracy import (DIFFUSION_METHOD, HELD_OUT_FRACTION, ONE_STEP_METHOD, Models, Report,
                                       measure_models)
 from benchmark import options
@@ -80,7 +81,7 @@ def measure_budgets(spec: BudgetSpec, out: Path, report: Report = lambda phase: 
     written = []
     for budget in spec.budgets:
         path = spec.path(out, budget)
-        if path.is_file():
+        if measured(path, dataset.checksum):
             continue
         tick = time.perf_counter()
         wm, idm, model = (snapshot(*trained[name], budget) for name in ("world_model", "inverse_dynamics",
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     device = single_device(args.device)
     specs = [BudgetSpec(parse_task(task).name, seed, budgets, data_spec(args), args.starts, args.cache, device)
              for task in args.tasks for seed in args.seeds]
-    todo = [spec for spec in specs if not all(spec.path(args.measurements, b).is_file() for b in budgets)]
+    checksums = {spec.task: load_dataset(parse_task(spec.task), spec.data).checksum for spec in specs}
+    todo = [spec for spec in specs  # a list in all(): every stale file is set aside, not only the first
+            if not all([measured(spec.path(args.measurements, b), checksums[spec.task]) for b in budgets])]
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")
     if todo:
         run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,

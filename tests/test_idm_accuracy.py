@@ -207,6 +207,13 @@ def test_model_budget_measures_each_snapshot_once(tiny_hopper, tmp_path, monkeyp
                     and r["series"] == "diffusion world model" and r["metric"] == "state_rmse")
     assert k1(first) != k1(second)  # two different models measured
     assert model_budget.measure_budgets(spec, tmp_path / "out") == []  # done: nothing measured again
+    # a budget measured on another build of the dataset is kept aside and measured again; the other is kept
+    second["dataset"]["checksum"] = "another build"
+    written[1].write_text(json.dumps(second))
+    assert model_budget.measure_budgets(spec, tmp_path / "out") == [written[1]]
+    assert json.loads(written[1].read_text())["dataset"]["checksum"] == first["dataset"]["checksum"]
+    assert json.loads(written[0].read_text()) == first
+    assert [path.name.split(".stale-")[0] for path in written[1].parent.glob("*.stale-*")] == [written[1].name]
     assert model_budget.main(["--profile", "quick"]) == 2
 
 
