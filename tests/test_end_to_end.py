@@ -2,12 +2,16 @@
 
 import json
 
+import platform
+
 import pytest
+import torch
 
 from benchmark.cli import main
 from benchmark.launch.launcher import TrainJob
 from benchmark.grid.runspec import RunSpec
 from benchmark.launch.status import render_status
+from benchmark.provenance import cpu_model
 
 from benchmark.grid.methods import METHODS
 from benchmark.grid.suites import SUITES
@@ -48,6 +52,9 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
         assert result["best_score"] == max(e["score"] for e in result["evaluations"])
         assert result["dataset"]["id"] == "local/hopper/tiny-v1" and len(result["dataset"]["checksum"]) == 64
         assert result["environment"]["versions"]["torch"].startswith("2.13.0")
+        # which CPU and which of torch's kernels ran it: its wall times depend on both
+        kernels = torch.backends.cpu.get_cpu_capability()
+        assert result["environment"]["device"] == f"cpu ({cpu_model()}, {kernels}, 1 threads)"
         assert set(result["wall_time_s"]) == PHASES[pipeline]
         if pipeline in ("dwm", "dawm", "one_step"):
             assert result["artifacts"]["world_model"]["steps"] == 100
@@ -69,6 +76,14 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     table = tmp_path / "table.md"
     assert main(["report", "--results", str(results), "--out", str(table)]) == 0
     assert "| hopper-tiny | " in table.read_text() and "average" in table.read_text()
+
+
+def test_cpu_model_is_the_processor_name_from_cpuinfo_else_the_platforms():
+    cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654 96-Core Processor\nflags\t: fpu\n"
+    assert cpu_model(cpuinfo * 2) == "AMD EPYC 9654 96-Core Processor"
+    # Arm's /proc/cpuinfo names no model
+    assert cpu_model("processor\t: 0\nCPU part\t: 0xd0c\n") == (platform.processor() or platform.machine())
+    assert cpu_model("") == (platform.processor() or platform.machine())
 
 
 def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch):
