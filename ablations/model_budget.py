@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     device = single_device(args.device)
     specs = [BudgetSpec(parse_task(task).name, seed, budgets, data_spec(args), args.starts, args.cache, device)
              for task in args.tasks for seed in args.seeds]
-    checksums = {spec.task: load_dataset(parse_task(spec.task), spec.data).checksum for spec in specs}
+    checksums = {task.name: load_dataset(task, data_spec(args)).checksum for task in map(parse_task, args.tasks)}
     todo = [spec for spec in specs  # a list in all(): every stale file is set aside, not only the first
             if not all([measured(spec.path(args.measurements, b), checksums[spec.task]) for b in budgets])]
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")

@@ -1,7 +1,6 @@
 """The smoke suite through the real launcher (submitit local executor), status and report."""
 
 import json
-
 import platform
 
 import pytest
