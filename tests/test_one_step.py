@@ -106,3 +106,29 @@ def test_one_step_model_never_trains_on_its_holdout_and_stops_early(tmp_path, mo
     best = [row[2] for row in meta["loss_curve"]]  # [step, training loss, best held-out NLL] per validation
     last_gain = max(step for (step, _, value), before in zip(meta["loss_curve"], [np.inf] + best) if value < before)
     assert meta["steps"] == last_gain + 2 * 15  # 2 epochs of ceil(240 / 16) = 15 steps after the last gain
+
+
+def test_one_step_model_trains_its_full_budget_by_default(tmp_path):
+    """DWM trains its model for a fixed number of iterations: by default nothing stops it early, even where
+    MOPO's 5-epoch patience would, and the weights kept are still the best on the hold-out."""
+    from benchmark.run.artifacts import one_step_model
+    from tests.test_world_model import episode_data
+
+    data, steps = episode_data(n=300), 400
+    small = dict(hidden=(8,), batch_size=16, validate_every=5, lr=1e-2)
+    patient = OneStepModelConfig(**small, patience_epochs=5)
+    _, stopped = one_step_model(data, patient, steps=steps, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    assert stopped.meta["stopped_early"] and stopped.meta["steps"] < steps  # MOPO's rule stops this one
+
+    default = OneStepModelConfig(**small)
+    assert default.patience_epochs is None
+    model, full = one_step_model(data, default, steps=steps, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    assert not full.meta["stopped_early"] and full.meta["steps"] == steps
+    assert [row[0] for row in full.meta["loss_curve"]] == list(range(5, steps + 1, 5))
+    assert full.meta["holdout_error"] == pytest.approx([min(row[2] for row in full.meta["loss_curve"])])
+
+
+@pytest.mark.parametrize("patience", [0, -1, 2.5, True])
+def test_one_step_model_rejects_a_bad_patience(patience):
+    with pytest.raises(ValueError, match="patience_epochs"):
+        OneStepModelConfig(patience_epochs=patience)

@@ -56,6 +56,7 @@ class Method:
     # 3 (one-step methods): the one-step model stops on its held-out NLL after 5 epochs without a gain.
     # 3 (DAWM methods): DAWM's agents take DWM's RL-stage settings (algorithms/rl_stage.py: batch 128; for IQL a
     #   Gaussian actor, target rate 0.005 and reward normalisation on every task), not CORL's per-task ones.
+    # 4 (one-step methods): the one-step model trains its full budget (DWM), no early stopping.
     version: int = 2
 
 
@@ -79,9 +80,9 @@ METHODS: dict[str, Method] = {
         Method("dawm-t-td3bc", "DAWM-T-TD3BC", "dawm", _dawm(RLStageTD3BCConfig, DAWMTAugmentationConfig), version=3),
         Method("dawm-t-iql", "DAWM-T-IQL", "dawm", _dawm(RLStageIQLConfig, DAWMTAugmentationConfig), version=3),
         Method("onestep-td3bc", "OneStep-TD3BC", "one_step",
-               {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}, version=3),
+               {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}, version=4),
         Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig},
-               version=3),
+               version=4),
         Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}, version=3),
         Method("dd-official", "DD (official)", "dd", {"diffuser": DDOfficialConfig,
                                                       "idm": DDOfficialInverseDynamicsConfig}),

@@ -318,15 +318,16 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
                    snapshots: tuple[int, ...] = ()) -> tuple[OneStepModel, Artifact]:
     """Trained as MOPO's and MBPO's dynamics models are: min(20%, 1000) shuffled transitions are held out and
     never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain in
-    `holdout_metric`), and training stops after `patience_epochs` passes over the training split without one (or
-    at `steps`). The elites are the members with the lowest hold-out error. `snapshots` (multiples of
+    `holdout_metric`); training runs `steps` steps, or with `patience_epochs` set stops after that many passes over
+    the training split without a gain. The elites are the members with the lowest hold-out error. `snapshots` (multiples of
     `validate_every`) keep the model a run of that many steps would end with, as `_trained` does."""
     if any(step % config.validate_every for step in snapshots):
         raise ValueError(f"snapshot steps must be multiples of validate_every ({config.validate_every})")
     order = np.random.default_rng(seed).permutation(data.size)
     n_holdout = max(1, min(int(config.holdout_fraction * data.size), config.max_holdout))
     holdout, train_rows = order[:n_holdout], order[n_holdout:]
-    patience_steps = config.patience_epochs * math.ceil(len(train_rows) / config.batch_size)
+    patience_steps = (math.inf if config.patience_epochs is None
+                      else config.patience_epochs * math.ceil(len(train_rows) / config.batch_size))
     inputs = np.concatenate([data.observations[train_rows], data.actions[train_rows]], axis=1)
     deltas = np.concatenate([data.next_observations[train_rows] - data.observations[train_rows],
                              data.rewards[train_rows, None]], axis=1)
