@@ -59,7 +59,7 @@ class OneStepModelConfig:
             raise ValueError(f"holdout_metric must be nll or mse, got {self.holdout_metric!r}")
         patience = self.patience_epochs
         if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-            raise ValueError(f"patience_epochs must be None (no early stopping) or >= 1, got {self.patience_epochs}")
+            raise ValueError(f"patience_epochs must be None (no early stopping) or >= 1, got {patience!r}")
         if not 1 <= self.elites <= self.ensemble_size:
             raise ValueError(f"elites must be in 1..ensemble_size, got {self.elites}")
 

@@ -122,7 +122,7 @@ def test_one_step_model_trains_its_full_budget_by_default(tmp_path):
 
     default = OneStepModelConfig(**small)
     assert default.patience_epochs is None
-    model, full = one_step_model(data, default, steps=steps, seed=0, device=torch.device("cpu"), cache=tmp_path)
+    _, full = one_step_model(data, default, steps=steps, seed=0, device=torch.device("cpu"), cache=tmp_path)
     assert not full.meta["stopped_early"] and full.meta["steps"] == steps
     assert [row[0] for row in full.meta["loss_curve"]] == list(range(5, steps + 1, 5))
     assert full.meta["holdout_error"] == pytest.approx([min(row[2] for row in full.meta["loss_curve"])])

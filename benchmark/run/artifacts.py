@@ -319,8 +319,8 @@ def one_step_model(data: Transitions, config: OneStepModelConfig, steps: int, se
     """Trained as MOPO's and MBPO's dynamics models are: min(20%, 1000) shuffled transitions are held out and
     never trained on; every `validate_every` steps each member keeps its best weights on them (a 1% gain in
     `holdout_metric`); training runs `steps` steps, or with `patience_epochs` set stops after that many passes over
-    the training split without a gain. The elites are the members with the lowest hold-out error. `snapshots` (multiples of
-    `validate_every`) keep the model a run of that many steps would end with, as `_trained` does."""
+    the training split without a gain. The elites are the members with the lowest hold-out error. `snapshots`
+    (multiples of `validate_every`) keep the model a run of that many steps would end with, as `_trained` does."""
     if any(step % config.validate_every for step in snapshots):
         raise ValueError(f"snapshot steps must be multiples of validate_every ({config.validate_every})")
     order = np.random.default_rng(seed).permutation(data.size)
