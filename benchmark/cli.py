@@ -29,7 +29,6 @@ from benchmark.grid.overrides import parse_set, read_config, validate, variant_n
 from benchmark.launch.launcher import launch
 from benchmark.launch.ordering import artefact_first
 from benchmark.launch.placement import place
-from benchmark.results import write_text_atomic
 from benchmark.run.stacked import groups as stacked_groups
 from benchmark.run.run_log import check_logger
 from benchmark.grid.methods import METHODS, get_method
@@ -226,6 +225,7 @@ def run_stacked(specs: list[RunSpec], results: Path) -> int:
 
     from tqdm import tqdm
 
+    from benchmark.run.failures import exception_line, write_failure
     from benchmark.run.stacked import train_stacked
 
     failed = 0
@@ -240,9 +240,9 @@ def run_stacked(specs: list[RunSpec], results: Path) -> int:
                 results_of = train_stacked(group, results, progress)
             except Exception:
                 for spec in group:
-                    write_text_atomic(spec.failure_path(results), traceback.format_exc())
+                    write_failure(spec, results, traceback.format_exc())
                 failed += len(group)
-                print(f"FAILED {name}: {traceback.format_exc().strip().splitlines()[-1]}", file=sys.stderr)
+                print(f"FAILED {name}: {exception_line(traceback.format_exc())}", file=sys.stderr)
                 continue
         for spec, result in zip(group, results_of):
             spec.failure_path(results).unlink(missing_ok=True)

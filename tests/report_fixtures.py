@@ -36,3 +36,21 @@ def write_look_alikes(root, task, method, seed=0):
     write_result(root, task, method, seed + 100, 999.0, version=0)
     write_result(root, task, method, seed + 200, 999.0, checksum="b" * 64, finished="2026-01-01T00:00:00+00:00")
     write_result(root, task, method, seed + 300, 999.0, budgets={"eval_episodes": 1})
+
+
+def write_failure_record(root, task, method, seed, error, *, variant="", profile="quick", version=None):
+    """The record a run that raised `error` leaves (the launcher's own writer); `version` rewrites its method
+    version, as a record from older code would say."""
+    import json
+
+    from benchmark.grid.runspec import RunSpec
+    from benchmark.run.failures import write_failure
+
+    spec = RunSpec(task, method, seed, profile, variant=variant)
+    path = write_failure(spec, root, f'Traceback (most recent call last):\n  File "runner.py", line 1, in train_run\n'
+                                     f'{error}\n')
+    if version is not None:
+        record = json.loads(path.read_text())
+        record["run"]["method_version"] = version
+        write_json_atomic(path, record)
+    return path

@@ -96,6 +96,11 @@ def test_a_failing_run_leaves_its_traceback_and_no_result(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError):
         TrainJob()(spec, str(tmp_path), str(tmp_path / "logs"))
     assert not spec.result_path(tmp_path).exists()
+    record = json.loads(spec.failure_path(tmp_path).read_text())
+    assert record["run"] == {"task": "hopper-tiny", "method": "td3bc", "variant": "", "seed": 0,
+                             "method_version": METHODS["td3bc"].version, "profile": "smoke", "source": "local",
+                             "device": "cpu"}
+    assert record["error"] == "RuntimeError: the critic diverged" and "in broken" in record["traceback"]
     status = render_status([spec, RunSpec("hopper-tiny", "iql", 0, "smoke")], tmp_path)
     assert "failed   RuntimeError: the critic diverged" in status
     assert "hopper-tiny/iql/seed0" in status and "0 done, 0 pending, 0 running, 1 failed, 1 missing" in status

@@ -5,11 +5,11 @@ import pytest
 
 from benchmark.reports.claims import claims_table, render_claims
 from benchmark.reports.paper_numbers import PAPER
-from benchmark.reports.runs import load_runs
+from benchmark.reports.runs import load_failures, load_runs
 from benchmark.reports.table2 import aggregate_table, average, comparison_table, main_table, render_table2
 from benchmark.reports.tables import by_group
 from benchmark.grid.suites import D4RL9
-from tests.report_fixtures import write_look_alikes, write_result
+from tests.report_fixtures import write_failure_record, write_look_alikes, write_result
 
 
 @pytest.fixture
@@ -104,6 +104,34 @@ def test_horizon_stability_claim(tmp_path):
     row = claims_table(_named(runs)).set_index("claim").loc["DAWM is stable over H in {1, 3, 7}"]
     assert row["verdict"] == "supported" and row["tasks x seeds"] == "2 x 2 (of 9 tasks)"
     assert row["ours [95% CI]"].startswith("+5.0% [")  # H=1: 53 vs 50 on average
+
+
+def test_a_failed_run_is_a_marked_cell_with_its_error(root, capsys):
+    write_failure_record(root, "hopper-medium-v2", "iql", 0, "RuntimeError: the critic diverged")
+    write_failure_record(root, "hopper-medium-v2", "dwm-iql", 0, "ValueError: zq-stale", version=0)  # stale code
+    write_failure_record(root, "hopper-medium-v2", "td3bc", 0, "ValueError: zq-superseded")  # its result exists
+    write_failure_record(root, "hopper-medium-v2", "iql", 1, "ValueError: zq-ablation", variant="h3")
+    (root / "quick" / "local" / "walker2d-medium-v2" / "iql").mkdir(parents=True)
+    (root / "quick" / "local" / "walker2d-medium-v2" / "iql" / "seed0.failed").write_text("ValueError: plain\n")
+    selections = by_group(load_runs(root), load_failures(root))
+    assert "seed0.failed names no run" in capsys.readouterr().err  # a plain traceback is named, never placed
+    failures = selections[("quick", "local")].failures
+    assert list(zip(failures["method"], failures["seed"])) == [("iql", 0)]
+    table = main_table(selections[("quick", "local")].runs, "local", failures)
+    assert table.loc["hopper-medium (local)", "IQL"] == "✗ · 67.5"
+    assert table.loc["hopper-medium (local)", "TD3+BC"] == "50.0 (1) · 60.4"
+    assert table.loc["hopper-medium (local)", "DWM-IQL"] == "– · 54.0"
+    text = render_table2(selections)
+    assert "missing: 62 of 81 cells (1 of them failed: ✗)" in text
+    assert "- IQL on hopper-medium-v2 seed 0: RuntimeError: the critic diverged (" in text
+    assert "zq-" not in text  # the stale, superseded and ablation records are not the table's
+
+
+def test_failures_alone_still_make_a_table(tmp_path):
+    write_failure_record(tmp_path, "hopper-medium-v2", "iql", 0, "RuntimeError: out of memory")
+    selections = by_group(load_runs(tmp_path), load_failures(tmp_path))
+    text = render_table2(selections)
+    assert "| hopper-medium (local) " in text and "✗ · 67.5" in text and "RuntimeError: out of memory" in text
 
 
 def test_no_runs_names_what_to_run(tmp_path):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.data import DataSpec
+from benchmark.grid.methods import get_method
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class RunSpec:
     @property
     def name(self) -> str:
         return f"{self.task}/{self.arm}/seed{self.seed}"
+
+    def identity(self) -> dict:
+        """What result files and failure records say about the run they belong to (the reports select on it)."""
+        return {"task": self.task, "method": self.method, "variant": self.variant, "seed": self.seed,
+                "method_version": get_method(self.method).version, "profile": self.profile,
+                "source": self.data.source, "device": self.device}
 
     @property
     def arm(self) -> str:

@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from benchmark.launch.cluster import ClusterProfile
 from benchmark.launch.jobs import JobRecord, process_start, record_job
-from benchmark.results import write_json_atomic, write_text_atomic
+from benchmark.results import write_json_atomic
 from benchmark.run.runner import train_run
 from benchmark.grid.runspec import RunSpec
-from benchmark.launch.status import exception_line
+from benchmark.run.failures import exception_line, read_failure, write_failure
 
 EXECUTORS = ("local", "slurm")
 
@@ -42,7 +42,7 @@ class TrainJob(submitit.helpers.Checkpointable):
     def __call__(self, spec: RunSpec, results_dir: str, log_dir: str) -> dict:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # into the job's log
-        results, marker = Path(results_dir), spec.failure_path(Path(results_dir))
+        results = Path(results_dir)
         ticker = {"last": 0.0}
 
         def progress(phase: str, step: int, total: int, score: float | None) -> None:
@@ -55,9 +55,9 @@ class TrainJob(submitit.helpers.Checkpointable):
         try:
             result = train_run(spec, results, progress)
         except Exception:
-            write_text_atomic(marker, traceback.format_exc())
+            write_failure(spec, results, traceback.format_exc())
             raise
-        marker.unlink(missing_ok=True)
+        spec.failure_path(results).unlink(missing_ok=True)
         return {"final_score": result["final_score"], "best_score": result["best_score"],
                 "wall_time_s": result["wall_time_s"]["total"]}
 
@@ -94,7 +94,7 @@ def _read_progress(path: Path) -> dict | None:
 
 def _last_line(record: Path, error: Exception) -> str:
     """The exception line of the job's traceback, or submitit's error when the job left no record."""
-    return exception_line(record.read_text() if record.is_file() else str(error)) or type(error).__name__
+    return (read_failure(record)["error"] if record.is_file() else exception_line(str(error))) or type(error).__name__
 
 
 PROGRESS_MODES = ("auto", "bars", "lines", "quiet")

@@ -6,22 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmark.run.failures import read_failure
 from benchmark.run.completion import result_state
 from benchmark.launch.jobs import read_job
 from benchmark.grid.runspec import RunSpec
 
 STATES = ("done", "pending", "running", "failed", "missing")
-
-
-def exception_line(traceback_text: str) -> str:
-    """The first line of a traceback's exception (after its last frame); messages may span lines."""
-    lines = [line for line in traceback_text.splitlines() if line.strip()]
-    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
-    after = lines[frames[-1] + 1:] if frames else lines
-    exception = [line for line in after if not line.startswith(" ")]
-    if not exception:
-        return lines[-1] if lines else "no traceback recorded"
-    return exception[0] + (" ..." if len(after) > after.index(exception[0]) + 1 else "")
 
 
 def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
@@ -35,7 +25,7 @@ def run_status(spec: RunSpec, results_dir: Path) -> tuple[str, str]:
     if state != "absent":
         return "missing", f"{result} is {state} ({why}); `run` sets it aside and runs it again"
     if failure.is_file():  # the launcher removes it when it submits the run again
-        return "failed", exception_line(failure.read_text())
+        return "failed", read_failure(failure)["error"]
     job = read_job(spec, results_dir)
     state = job.state() if job is not None else "ended"
     if state != "ended":

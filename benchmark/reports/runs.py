@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.envs.tasks import ENVS, parse_task
 from benchmark.grid.methods import METHODS
+from benchmark.run.failures import read_failure
 from benchmark.run.completion import budget_changes
 
 EPISODE_STEPS = 1000  # D4RL's reference returns are over episodes of up to 1000 steps
@@ -67,7 +69,30 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+FAILURE_COLUMNS = ["profile", "source", "task", "method", "variant", "seed", "method_version", "error", "commit",
+                   "failed_at", "path"]
+
+
+def load_failures(results_dir: Path) -> pd.DataFrame:
+    """One row per failure record (a run whose last attempt raised, benchmark/run/failures.py). A record that
+    names no run (a plain traceback from older code) is named on stderr and left out."""
+    rows = []
+    for path in sorted(p for p in Path(results_dir).rglob("seed*.failed") if not p.name.startswith(".")):
+        record = read_failure(path)
+        if "run" not in record:
+            print(f"warning: {path} names no run (a failure record from older code); left out of reports "
+                  f"(rerun the run, or delete the record)", file=sys.stderr)
+            continue
+        run = record["run"]
+        rows.append({"profile": run["profile"], "source": run["source"], "task": run["task"],
+                     "method": run["method"], "variant": run["variant"], "seed": run["seed"],
+                     "method_version": run["method_version"], "error": record["error"],
+                     "commit": record.get("commit"), "failed_at": record.get("failed_at", ""), "path": str(path)})
+    return pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+
+
 CAVEAT_MARK = "†"
+FAILED_MARK = "✗"
 
 
 def caveats_by_task(runs: pd.DataFrame) -> dict[str, list[str]]:
@@ -90,6 +115,8 @@ def caveat_note(runs: pd.DataFrame) -> str:
 class Selection:
     runs: pd.DataFrame  # what the report shows
     left_out: pd.DataFrame  # the look-alikes it did not show, with a `reason` column
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILURE_COLUMNS))  # runs of the
+    # report's kind (this profile, source, variant, method version) whose last attempt failed and left no result
 
     def note(self) -> str:
         """One line for the report: how many look-alike runs were left out, by reason."""
@@ -100,10 +127,11 @@ class Selection:
 
 
 def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str | None = None,
-                tasks=None, methods=None, variants=("",)) -> Selection:
+                tasks=None, methods=None, variants=("",), failures: pd.DataFrame | None = None) -> Selection:
     """The runs a report claims: this profile and data source, these tasks, methods and ablation variants, the
     method's current code version, and per (profile, source, task) the newest dataset (by checksum: runs on an
-    older build of the same task's data are left out). Everything else that would have matched is listed."""
+    older build of the same task's data are left out). Everything else that would have matched is listed.
+    `failures` (load_failures): those of the same kind with no selected result of the same run are kept."""
     candidates = runs
     if tasks is not None:
         candidates = candidates[candidates["task"].isin(list(tasks))]
@@ -127,4 +155,33 @@ def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str |
     keys = list(zip(candidates["profile"], candidates["source"], candidates["task"]))
     flag(pd.Series([newest.get(k) not in (None, c) for k, c in zip(keys, candidates["dataset_checksum"])],
                    index=candidates.index), "older dataset build")
-    return Selection(candidates[reasons == ""].copy(), candidates[reasons != ""].assign(reason=reasons[reasons != ""]))
+    chosen = candidates[reasons == ""].copy()
+    failed = _matching(failures if failures is not None else pd.DataFrame(columns=FAILURE_COLUMNS), profile=profile,
+                       source=source, tasks=tasks, methods=methods, variants=variants)
+    done = set(zip(chosen["task"], chosen["method"], chosen["variant"], chosen["seed"]))
+    failed = failed[np.array([key not in done for key in zip(failed["task"], failed["method"], failed["variant"],
+                                                              failed["seed"])], dtype=bool)]
+    return Selection(chosen, candidates[reasons != ""].assign(reason=reasons[reasons != ""]), failed.copy())
+
+
+def _matching(failures: pd.DataFrame, *, profile, source, tasks, methods, variants) -> pd.DataFrame:
+    """The failure records of the selection's kind, with the method's current version (an older one is stale)."""
+    keep = failures["variant"].isin(list(variants)) & (
+        failures["method_version"] == failures["method"].map(lambda m: METHODS[m].version if m in METHODS else -1))
+    for column, wanted in (("profile", profile), ("source", source)):
+        if wanted is not None:
+            keep &= failures[column] == wanted
+    for column, wanted in (("task", tasks), ("method", methods)):
+        if wanted is not None:
+            keep &= failures[column].isin(list(wanted))
+    return failures[keep]
+
+
+def failed_note(failures: pd.DataFrame) -> str:
+    """The footnote of FAILED_MARK: each failed run with its error and record; empty when none failed."""
+    if failures.empty:
+        return ""
+    lines = [f"- {METHODS[r.method].label} on {r.task} seed {r.seed}: {r.error} ({r.path}, commit {str(r.commit)[:10]})"
+             for r in failures.sort_values(["task", "method", "seed"]).itertuples()]
+    return (f"{FAILED_MARK} the run's last attempt failed and left no result (`python -m benchmark run` tries it "
+            f"again; its record keeps the traceback):\n" + "\n".join(lines) + "\n\n")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmark.grid.methods import METHODS
 from benchmark.reports.paper_numbers import CLAIMED_IMPROVEMENTS, DAWM_CLAIMS, PAPER
-from benchmark.reports.runs import CAVEAT_MARK, Selection, caveat_note, caveats_by_task
+from benchmark.reports.runs import CAVEAT_MARK, FAILED_MARK, Selection, caveat_note, caveats_by_task, failed_note
 from benchmark.reports.stats import (CELL_HEADER, MISSING, NO_INTERVAL, complete_matrix, has_interval, iqm,
                                      optimality_gap, pooled, probability_of_improvement, seed_cell,
                                      stratified_bootstrap)
@@ -65,8 +65,10 @@ def average(runs: pd.DataFrame, method: str, tasks: tuple[str, ...] = D4RL9) -> 
     return float(np.mean([means[t] for t in tasks])) if all(t in means for t in tasks) else None
 
 
-def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
-    """Tasks whose dataset misses the D4RL recipe's targets are marked (caveat_note says what they miss)."""
+def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5", failures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tasks whose dataset misses the D4RL recipe's targets are marked (caveat_note says what they miss); cells
+    with a failed run (`failures`, the selection's) are marked too, and show it in place of a missing score."""
+    failed = set() if failures is None else set(zip(failures["task"], failures["method"]))
     columns = [METHODS[m].label for m in TABLE2_METHODS]
     table = pd.DataFrame(index=[*(task_label(t, source) for t in D4RL9), "average"], columns=columns, dtype=object)
     for method, label in zip(TABLE2_METHODS, columns):
@@ -75,6 +77,8 @@ def main_table(runs: pd.DataFrame, source: str = "d4rl-hdf5") -> pd.DataFrame:
             cell = runs[(runs["task"] == task) & (runs["method"] == method)]
             ours = (seed_cell(cell["final_score"]) + (f" {FELL_MARK}" if fell(cell).any() else "")
                     + (f" {DIVERGED_MARK}" if diverged(cell).any() else ""))
+            if (task, method) in failed:
+                ours = FAILED_MARK if cell.empty else f"{ours} {FAILED_MARK}"
             published = paper.scores.get(task) if paper else None
             table.loc[task_label(task, source), label] = ours if published is None else f"{ours} · {published:.1f}"
         mean = average(runs, method)
@@ -215,17 +219,18 @@ def _steps_line(group: pd.DataFrame) -> str:
 
 def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
     """Markdown: one section per (profile, data source) selection, or a message naming what to run."""
-    if not any(not s.runs.empty for s in selections.values()):
+    if all(s.runs.empty and s.failures.empty for s in selections.values()):
         return ("# Table 2\n\nNo result files for the table's tasks and methods. Run them with\n"
                 "`python -m benchmark run --suite d4rl9` (quick profile, 5 seeds), then "
                 "`python -m benchmark report`.\n")
     parts = ["# Table 2: D4RL locomotion, normalised score (x100)\n"]
     for (profile, source), selection in sorted(selections.items()):
-        group = selection.runs
-        if group.empty:
+        group, failures = selection.runs, shown(selection.failures)
+        if group.empty and failures.empty:
             continue
-        missing = [f"{METHODS[m].label} on {t}" for m in TABLE2_METHODS for t in D4RL9
+        missing = [(t, m) for m in TABLE2_METHODS for t in D4RL9
                    if group[(group["method"] == m) & (group["task"] == t)].empty]
+        failed = set(zip(failures["task"], failures["method"])) & set(missing)
         commits = sorted({c[:10] for c in group["commit"].dropna()}) or ["unknown"]
         parts.append(
             f"## profile `{profile}`, data source `{source}`\n\n"
@@ -242,8 +247,10 @@ def render_table2(selections: dict[tuple[str, str], Selection]) -> str:
             + ("- our datasets are built locally with the D4RL recipe (rows say `(local)`); per-task values are "
                "not comparable with the published ones, comparisons between our columns are.\n"
                if source == "local" else "")
-            + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells\n\n"
-            f"{main_table(group, source).to_markdown()}\n\n"
+            + f"- missing: {len(missing)} of {len(TABLE2_METHODS) * len(D4RL9)} cells"
+            + (f" ({len(failed)} of them failed: {FAILED_MARK})" if failed else "") + "\n\n"
+            f"{main_table(group, source, failures).to_markdown()}\n\n"
+            f"{failed_note(failures)}"
             f"{fell_note(group, f'figures/curves_{profile}_{source}.png')}"
             f"{diverged_note(group)}"
             f"{evaluation_noise_note(group)}"

@@ -8,8 +8,8 @@ import pandas as pd
 
 from benchmark.errors import UsageError
 from benchmark.grid.methods import METHODS
-from benchmark.reports.runs import (CAVEAT_MARK, Selection, caveat_note, caveats_by_task, load_runs,
-                                     select_runs)
+from benchmark.reports.runs import (CAVEAT_MARK, Selection, caveat_note, caveats_by_task, failed_note,
+                                     load_failures, load_runs, select_runs)
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 from benchmark.results import write_text_atomic
 
@@ -39,15 +39,17 @@ def score_table(runs: pd.DataFrame, score: str = "final_score", tasks: list[str]
     return table
 
 
-def by_group(runs: pd.DataFrame, **criteria) -> dict[tuple[str, str], Selection]:
-    """One selection per (profile, data source) present in `runs`, each filtered by `select_runs`."""
-    groups = sorted(set(zip(runs["profile"], runs["source"])))
-    return {(p, s): select_runs(runs, profile=p, source=s, **criteria) for p, s in groups}
+def by_group(runs: pd.DataFrame, failures: pd.DataFrame | None = None, **criteria) -> dict[tuple[str, str], Selection]:
+    """One selection per (profile, data source) present in `runs` or `failures`, each filtered by `select_runs`."""
+    groups = set(zip(runs["profile"], runs["source"]))
+    if failures is not None:
+        groups |= set(zip(failures["profile"], failures["source"]))
+    return {(p, s): select_runs(runs, profile=p, source=s, failures=failures, **criteria) for p, s in sorted(groups)}
 
 
 def render(selections: dict[tuple[str, str], Selection], title: str = "Results") -> str:
     """Markdown with one section per (profile, data source), each saying what was run and what was left out."""
-    if not any(not s.runs.empty for s in selections.values()):
+    if all(s.runs.empty and s.failures.empty for s in selections.values()):
         return f"# {title}\n\nNo result files found.\n"
     parts = [f"# {title}\n",
              f"Normalised score (D4RL reference returns, x100) of the final evaluation: {CELL_HEADER}. "
@@ -55,6 +57,9 @@ def render(selections: dict[tuple[str, str], Selection], title: str = "Results")
     for (profile, source), selection in sorted(selections.items()):
         group = selection.runs
         if group.empty:
+            if not selection.failures.empty:
+                parts.append(f"## profile `{profile}`, data source `{source}`\n\nNo finished runs.\n\n"
+                             f"{failed_note(selection.failures)}")
             continue
         commits = sorted({c[:10] for c in group["commit"].dropna()}) or ["unknown"]
         parts.append(
@@ -63,7 +68,7 @@ def render(selections: dict[tuple[str, str], Selection], title: str = "Results")
             f"- datasets: {', '.join(sorted(group['dataset_id'].unique()))}\n"
             f"- commits: {', '.join(commits)}; devices: {', '.join(sorted(group['device'].unique()))}\n"
             f"{selection.note()}\n\n"
-            f"{score_table(group).to_markdown()}\n\n{caveat_note(group)}")
+            f"{score_table(group).to_markdown()}\n\n{failed_note(selection.failures)}{caveat_note(group)}")
     return "\n".join(parts)
 
 
@@ -81,7 +86,7 @@ def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str
     if runs.empty and not allow_empty:
         raise UsageError(f"--results {results_dir} holds no result files; nothing was written (pass --allow-empty "
                          f"to clear the tables, e.g. after withdrawing results)")
-    selections = by_group(runs)
+    selections = by_group(runs, load_failures(results_dir))
     text = render(selections)
     write_text_atomic(out, text)
     write_text_atomic(out.with_name("table2.md"), render_table2(selections))

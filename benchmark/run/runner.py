@@ -153,9 +153,7 @@ def result_record(spec: RunSpec, resolved, profile, dataset, eval_seed_list: lis
     data = dataset.transitions
     return {
         "schema": 1,
-        "run": {"task": spec.task, "method": spec.method, "variant": spec.variant, "seed": spec.seed,
-                "method_version": get_method(spec.method).version, "profile": spec.profile,
-                "source": spec.data.source, "device": spec.device},
+        "run": spec.identity(),
         "config": resolved.to_dict(),
         "config_sources": resolved.sources,
         "artifacts": setup_facts["artifacts"],
