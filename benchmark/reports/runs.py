@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +115,7 @@ def caveat_note(runs: pd.DataFrame) -> str:
 class Selection:
     runs: pd.DataFrame  # what the report shows
     left_out: pd.DataFrame  # the look-alikes it did not show, with a `reason` column
-    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILURE_COLUMNS))  # runs of the
-    # report's kind (this profile, source, variant, method version) whose last attempt failed and left no result
+    failures: pd.DataFrame  # failure records of the report's kind (load_failures) whose run left no result
 
     def note(self) -> str:
         """One line for the report: how many look-alike runs were left out, by reason."""
@@ -132,11 +131,7 @@ def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str |
     method's current code version, and per (profile, source, task) the newest dataset (by checksum: runs on an
     older build of the same task's data are left out). Everything else that would have matched is listed.
     `failures` (load_failures): those of the same kind with no selected result of the same run are kept."""
-    candidates = runs
-    if tasks is not None:
-        candidates = candidates[candidates["task"].isin(list(tasks))]
-    if methods is not None:
-        candidates = candidates[candidates["method"].isin(list(methods))]
+    candidates = _among(runs, tasks, methods)
     reasons = pd.Series("", index=candidates.index, dtype=object)
 
     def flag(mask, reason: str) -> None:
@@ -147,8 +142,8 @@ def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str |
     if source is not None:
         flag(candidates["source"] != source, "other data source")
     flag(~candidates["variant"].isin(list(variants)), "other ablation variant")
-    current = candidates["method"].map(lambda m: METHODS[m].version if m in METHODS else -1)
-    flag(candidates["method_version"] != current, "stale method version (rerun with today's code)")
+    flag(candidates["method_version"] != _current_version(candidates["method"]),
+         "stale method version (rerun with today's code)")
     flag(candidates["budgets_changed"].astype(bool), "made with the profile's earlier budgets (rerun)")
     newest = (candidates[reasons == ""].sort_values("finished_at")
               .groupby(["profile", "source", "task"])["dataset_checksum"].last())
@@ -156,24 +151,36 @@ def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str |
     flag(pd.Series([newest.get(k) not in (None, c) for k, c in zip(keys, candidates["dataset_checksum"])],
                    index=candidates.index), "older dataset build")
     chosen = candidates[reasons == ""].copy()
-    failed = _matching(failures if failures is not None else pd.DataFrame(columns=FAILURE_COLUMNS), profile=profile,
-                       source=source, tasks=tasks, methods=methods, variants=variants)
+    if failures is None:
+        failures = pd.DataFrame(columns=FAILURE_COLUMNS)
+    failed = _matching(_among(failures, tasks, methods), profile=profile, source=source, variants=variants)
     done = set(zip(chosen["task"], chosen["method"], chosen["variant"], chosen["seed"]))
     failed = failed[np.array([key not in done for key in zip(failed["task"], failed["method"], failed["variant"],
                                                               failed["seed"])], dtype=bool)]
     return Selection(chosen, candidates[reasons != ""].assign(reason=reasons[reasons != ""]), failed.copy())
 
 
-def _matching(failures: pd.DataFrame, *, profile, source, tasks, methods, variants) -> pd.DataFrame:
+def _among(frame: pd.DataFrame, tasks, methods) -> pd.DataFrame:
+    """The rows (runs or failure records) of these tasks and methods; None: all."""
+    if tasks is not None:
+        frame = frame[frame["task"].isin(list(tasks))]
+    if methods is not None:
+        frame = frame[frame["method"].isin(list(methods))]
+    return frame
+
+
+def _current_version(methods: pd.Series) -> pd.Series:
+    """Each method's version in today's code (-1 for a method it no longer has)."""
+    return methods.map(lambda m: METHODS[m].version if m in METHODS else -1)
+
+
+def _matching(failures: pd.DataFrame, *, profile, source, variants) -> pd.DataFrame:
     """The failure records of the selection's kind, with the method's current version (an older one is stale)."""
-    keep = failures["variant"].isin(list(variants)) & (
-        failures["method_version"] == failures["method"].map(lambda m: METHODS[m].version if m in METHODS else -1))
+    keep = (failures["variant"].isin(list(variants))
+            & (failures["method_version"] == _current_version(failures["method"])))
     for column, wanted in (("profile", profile), ("source", source)):
         if wanted is not None:
             keep &= failures[column] == wanted
-    for column, wanted in (("task", tasks), ("method", methods)):
-        if wanted is not None:
-            keep &= failures[column].isin(list(wanted))
     return failures[keep]
 
 
