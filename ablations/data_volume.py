@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import execute
+from benchmark.cli import command_dry_run, execute
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
@@ -106,13 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results") / "data_volume.md")
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
+    if args.report_only and args.dry_run:
+        raise UsageError("--dry-run prices the runs that --report-only skips: give one of them")
     if not args.report_only:
         if any(seed < 0 for seed in args.seeds):
             raise UsageError("--seeds must be 0 or more")
         profile = get_profile(args.profile).name
-        specs = [arm_spec(parse_task(task).name, method, variant, seed, profile) for task in args.tasks
-                 for method, variant in ARMS for seed in args.seeds]
-        execute(args, list(dict.fromkeys(specs)), "data-volume")
+        specs = list(dict.fromkeys(arm_spec(parse_task(task).name, method, variant, seed, profile)
+                                   for task in args.tasks for method, variant in ARMS for seed in args.seeds))
+        if args.dry_run:
+            return command_dry_run(args, specs)
+        execute(args, specs, "data-volume")
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
                  args.source))
     return 0

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import execute
+from benchmark.cli import command_dry_run, execute
 from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
@@ -109,10 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     get_profile(args.profile)
     for task in args.tasks:
         parse_task(task)
+    if args.report_only and args.dry_run:
+        raise UsageError("--dry-run prices the runs that --report-only skips: give one of them")
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]
-        execute(args, list(dict.fromkeys(specs)), "horizon")
+        specs = list(dict.fromkeys(specs))
+        if args.dry_run:
+            return command_dry_run(args, specs)
+        execute(args, specs, "horizon")
     print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png",
                  args.source))
     return 0

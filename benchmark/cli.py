@@ -349,8 +349,6 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--stack-seeds", action="store_true",
                      help="td3bc/iql: train the seeds of each (task, method) as one stacked network, each seed "
                           "writing its own result file (fills a GPU; no checkpoints; not faster on a CPU)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the grid, what is done and what is left, and its cost in core-hours; run nothing")
     run.set_defaults(handler=command_run)
     status = commands.add_parser("status", help="done / pending / running / failed / missing per run of a grid",
                                  allow_abbrev=False, parents=[_grid_options()])

@@ -76,6 +76,9 @@ def execution() -> argparse.ArgumentParser:
     parser.add_argument("--logger", default="none", choices=LOGGERS,
                         help="also send losses and scores to TensorBoard (<results>/tensorboard) or W&B "
                              "(<results>/wandb); the job's log always gets them (default none)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the runs, what is done and what is left, and their cost in core-hours; run "
+                             "nothing")
     parser.add_argument("--log-every", type=int, default=1000, help="agent steps between logged losses (default "
                                                                     "1000; 0: only evaluations)")
     return parser

@@ -56,6 +56,25 @@ def test_horizon_rejects_an_unknown_task_before_running(tmp_path, capsys):
     assert not out.exists() and not (tmp_path / "runs").exists()
 
 
+def test_ablation_dry_runs_price_their_variant_runs_and_write_nothing(tmp_path, capsys):
+    from ablations.horizon import main as horizon
+
+    runs, out = tmp_path / "runs", tmp_path / "horizon.md"
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 50.0)  # H=7, DWM's own: the sweep reuses it
+    assert horizon(["--tasks", "hopper-medium-v2", "--methods", "dwm-td3bc", "--seeds", "0", "--dry-run",
+                    "--results", str(runs), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 runs, 1 done, 2 to run" in printed and "nothing was started" in printed
+    (row,) = [line for line in printed.splitlines() if line.startswith("| dwm-td3bc")]
+    assert [cell.strip() for cell in row.split("|")[2:5]] == ["3", "1", "2"]
+    assert data_volume(["--tasks", "hopper-medium-v2", "--seeds", "0", "--dry-run", "--results", str(runs),
+                        "--out", str(out)]) == 0
+    assert "6 runs, 0 done, 6 to run" in capsys.readouterr().out  # 2 agents x (8x, 1x, real only)
+    assert not out.exists() and sorted(p.name for p in runs.rglob("*") if p.is_file()) == ["seed0.json"]
+    assert horizon(["--dry-run", "--report-only", "--results", str(runs), "--out", str(out)]) == 2
+    assert "give one of them" in capsys.readouterr().err and not out.exists()
+
+
 def test_a_report_without_runs_removes_figures_of_earlier_runs(tmp_path):
     from ablations.reporting import finish_report
 
