@@ -101,13 +101,11 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
 @exit_2_on_usage_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.data_volume", description=__doc__, allow_abbrev=False,
-                                     parents=[options.selection(), options.storage(), options.execution()])
-    parser.add_argument("--report-only", action="store_true", help="only write the report from existing results")
+                                     parents=[options.selection(), options.storage(),
+                                              options.execution(with_report_only=True)])
     parser.add_argument("--out", type=Path, default=Path("results") / "data_volume.md")
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
-    if args.report_only and args.dry_run:
-        raise UsageError("--dry-run prices the runs that --report-only skips: give one of them")
     if not args.report_only:
         if any(seed < 0 for seed in args.seeds):
             raise UsageError("--seeds must be 0 or more")

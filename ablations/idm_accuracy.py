@@ -197,13 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[options.selection(), options.cache(), options.cluster(),
-                                              options.device()])
+                                              options.device(), options.report_only()])
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
     parser.add_argument("--world-model-variants", nargs="+", default=[],
                         choices=[name for name in WORLD_MODEL_VARIANTS if name],
                         help="also measure these world-model alternatives (e.g. eps: epsilon prediction)")
-    parser.add_argument("--report-only", action="store_true", help="only write the report from existing files")
     parser.add_argument("--out", type=Path, default=Path("results") / "idm_accuracy.md")
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0], profile="quick")
     args = parser.parse_args(argv)

@@ -65,8 +65,19 @@ def device() -> argparse.ArgumentParser:
     return parser
 
 
-def execution() -> argparse.ArgumentParser:
-    """How runs are executed, shown and logged (with `cluster`'s and `device`'s options)."""
+REPORT_ONLY_HELP = "only write the report from the results already there; missing ones are listed"
+
+
+def report_only() -> argparse.ArgumentParser:
+    """An ablation's way to skip its runs and only write its report."""
+    parser = _parent()
+    parser.add_argument("--report-only", action="store_true", help=REPORT_ONLY_HELP)
+    return parser
+
+
+def execution(with_report_only: bool = False) -> argparse.ArgumentParser:
+    """How runs are executed, shown and logged (with `cluster`'s and `device`'s options). `with_report_only`
+    adds `--report-only`, exclusive with `--dry-run`: a dry run prices the runs that it skips."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster(), device()])
     parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; on GPUs, as many "
                                                      "as their free memory holds)")
@@ -76,9 +87,12 @@ def execution() -> argparse.ArgumentParser:
     parser.add_argument("--logger", default="none", choices=LOGGERS,
                         help="also send losses and scores to TensorBoard (<results>/tensorboard) or W&B "
                              "(<results>/wandb); the job's log always gets them (default none)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the runs, what is done and what is left, and their cost in core-hours; run "
-                             "nothing")
+    skipping = parser.add_mutually_exclusive_group() if with_report_only else parser
+    skipping.add_argument("--dry-run", action="store_true",
+                          help="print the runs, what is done and what is left, and their cost in core-hours; run "
+                               "nothing")
+    if with_report_only:
+        skipping.add_argument("--report-only", action="store_true", help=REPORT_ONLY_HELP)
     parser.add_argument("--log-every", type=int, default=1000, help="agent steps between logged losses (default "
                                                                     "1000; 0: only evaluations)")
     return parser

@@ -71,8 +71,11 @@ def test_ablation_dry_runs_price_their_variant_runs_and_write_nothing(tmp_path, 
                         "--out", str(out)]) == 0
     assert "6 runs, 0 done, 6 to run" in capsys.readouterr().out  # 2 agents x (8x, 1x, real only)
     assert not out.exists() and sorted(p.name for p in runs.rglob("*") if p.is_file()) == ["seed0.json"]
-    assert horizon(["--dry-run", "--report-only", "--results", str(runs), "--out", str(out)]) == 2
-    assert "give one of them" in capsys.readouterr().err and not out.exists()
+    for ablation in (horizon, data_volume):
+        with pytest.raises(SystemExit) as exited:
+            ablation(["--dry-run", "--report-only", "--results", str(runs), "--out", str(out)])
+        assert exited.value.code == 2 and "not allowed with argument --dry-run" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_report_without_runs_removes_figures_of_earlier_runs(tmp_path):
