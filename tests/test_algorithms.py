@@ -216,6 +216,13 @@ def test_mixed_batches_hold_the_real_share_and_none_synthetic_at_ratio_one():
     assert half.rewards.tolist() == [1.0] * 4 + [-1.0] * 4
     only_real = MixedSampler(real, synthetic, 1.0).sample(8, torch.Generator().manual_seed(0))
     assert only_real.rewards.tolist() == [1.0] * 8 and only_real.observations.shape == (8, 2)
+    # the synthetic share draws nothing at ratio one: DAWM on the real data alone samples the real buffer itself
+    real = ReplayBuffer(torch.randn(10, 2).numpy(), torch.randn(10, 1).numpy(), torch.randn(10).numpy(),
+                        torch.randn(10, 2).numpy(), torch.zeros(10).numpy(), "cpu")
+    mixed, mixed_draws = MixedSampler(real, synthetic, 1.0), torch.Generator().manual_seed(1)
+    alone_draws = torch.Generator().manual_seed(1)
+    for _ in range(3):  # successive batches: the same rows, the generators in step
+        assert torch.equal(mixed.sample(8, mixed_draws).observations, real.sample(8, alone_draws).observations)
     with pytest.raises(ValueError, match="real_ratio must be in"):
         MixedSampler(real, synthetic, 1.5)
 

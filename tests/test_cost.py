@@ -96,3 +96,11 @@ def test_a_finished_runs_model_that_left_the_cache_is_trained_again_only_for_the
     assert _row(cleared, "shared: diffusion world model")["core-hours left"] == round(
         profile.world_model_steps / PER_SECOND["world_model"] / 3600, 1)
     assert _row(kept, "shared: rollout bank")["to run"] == _row(cleared, "shared: rollout bank")["to run"] == 0
+
+
+def test_dawm_on_the_real_data_alone_needs_no_shared_model():
+    real_only = RunSpec("hopper-medium-v2", "dawm-t-td3bc", 0, "quick", variant="real-only",
+                        overrides=(("augmentation", "real_ratio", 1.0),))
+    table = cost_table([real_only], set(), {}, pd.DataFrame({"method": [], "phase_seconds": []}),
+                       get_profile("quick"))
+    assert list(table["method"]) == ["dawm-t-td3bc"]

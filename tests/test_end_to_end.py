@@ -77,6 +77,18 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
     assert "| hopper-tiny | " in table.read_text() and "average" in table.read_text()
 
 
+@pytest.mark.slow
+def test_dawm_on_the_real_data_alone_trains_no_world_model_bank_or_idm(tiny_hopper, tmp_path):
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    assert main(["run", "--suite", "smoke", "--methods", "dawm-t-td3bc", "--set", "augmentation.real_ratio=1.0",
+                 "--results", str(results), "--logs", str(tmp_path / "logs"), "--cache", str(cache), "--quiet"]) == 0
+    (file,) = results.rglob("seed0.json")
+    result = json.loads(file.read_text())
+    assert set(result["wall_time_s"]) == PHASES["model_free"] and not result["artifacts"]
+    assert [e["step"] for e in result["evaluations"]] == [200, 400]
+    assert not [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
 def test_cpu_model_is_the_processor_name_from_cpuinfo_else_the_platforms():
     cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654 96-Core Processor\nflags\t: fpu\n"
     assert cpu_model(cpuinfo * 2) == "AMD EPYC 9654 96-Core Processor"

@@ -51,6 +51,14 @@ SHARED_BY_PIPELINE = {"model_free": (), "dd": ("diffuser", "dd_idm"), "one_step"
                       "dwm": ("world_model", "bank"), "dawm": ("world_model", "bank", "idm")}
 
 
+def shared_kinds(method: str, configs: dict) -> tuple[str, ...]:
+    """The shared models a run with these resolved `configs` trains or loads: none for DAWM on real data alone."""
+    pipeline = get_method(method).pipeline
+    if pipeline == "dawm" and not configs["augmentation"].draws_synthetic:
+        return ()
+    return SHARED_BY_PIPELINE[pipeline]
+
+
 def bank_rollouts(method: str, profile: Profile, rows: int = ROWS) -> int:
     """The rollouts a run reads from its task and seed's bank: DWM's draws per row, DAWM's synthetic volume."""
     method_ = get_method(method)
@@ -119,7 +127,7 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec
     cleared: set[tuple] = set()  # used by finished runs, gone from the cache: built again only if still needed
     for spec in specs:
         configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
-        for kind in SHARED_BY_PIPELINE[get_method(spec.method).pipeline]:
+        for kind in shared_kinds(spec.method, configs):
             key = _model_key(spec, configs, kind)
             rollouts = bank_rollouts(spec.method, profile) if kind == "bank" else 0
             if spec not in done:

@@ -38,6 +38,11 @@ class AugmentationConfig:
         "volume, so DAWM vs DAWM-T isolates the volume"))
     horizon: int = field(default=7, metadata=source(DAWM + ": H=7"))
 
+    @property
+    def draws_synthetic(self) -> bool:
+        """Whether batches take synthetic transitions: at `real_ratio` 1 the world model, bank and IDM go unused."""
+        return self.real_ratio < 1.0
+
 
 @dataclass(frozen=True)
 class DAWMTAugmentationConfig(AugmentationConfig):

@@ -156,6 +156,9 @@ def _checkpoint_with_draws(setup: Setup, agent: Any, generator: torch.Generator)
 def dawm(ctx: Context) -> Setup:
     configs, real, setup = ctx.resolved.configs, agent_data(ctx), _empty_setup(None)
     augmentation = configs["augmentation"]
+    if not augmentation.draws_synthetic:  # the real data alone: the same batches, no model trained for nothing
+        _with_agent(ctx, real, real.buffer, setup)
+        return setup
     rollouts = _rollouts(ctx, n_rollouts_for(augmentation.synthetic_volume, ctx.data.size, augmentation.horizon),
                          setup)
     idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
