@@ -21,7 +21,7 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     assert "| TD3+BC  | 8x                 | 45.0 ± 7.1 (2)     |" in text
     assert "| TD3+BC  | 0x (real only)     | 30.0 (1)           |" in text
     assert "999" not in text and "31.0" not in text
-    assert "1 other ablation variant" in text and "1 older dataset build" in text
+    assert "other ablation variant: 1 run" in text and "older dataset build: 1 run" in text
     assert ("Missing (4): dawm-t-td3bc on hopper-medium-v2, dawm-t-iql+real-only on hopper-medium-v2, dawm-t-iql on "
             "hopper-medium-v2, dawm-iql on hopper-medium-v2") in text
     assert "seeds: 0, 1; agent steps: " in text  # the provenance of the runs behind the table
@@ -102,7 +102,7 @@ def test_horizon_report_leaves_out_look_alikes_and_horizons_outside_the_sweep(tm
     text = report(runs, ["hopper-medium-v2"], "quick", out, tmp_path / "figures" / "horizon.png")
     assert "| DWM-TD3BC     |   7 | 60.0 (1)" in text and "| DWM-TD3BC     |   3 | 55.0 (1)" in text
     assert "999" not in text and "40.0" not in text
-    assert "1 other data source" in text and "1 stale method version" in text
+    assert "other data source: 1 run" in text and "stale method version (rerun with today's code): 1 run" in text
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def test_selection_leaves_out_every_look_alike(tmp_path):
     assert sorted(selection.left_out["reason"]) == [
         "made with the profile's earlier budgets (rerun)", "older dataset build", "other ablation variant",
         "other data source", "stale method version (rerun with today's code)"]
-    assert "other ablation variant (1 run)" in selection.note()
+    assert "other ablation variant: 1 run" in selection.note()
 
 
 def test_complete_matrix_needs_every_seed_on_every_task(tmp_path):

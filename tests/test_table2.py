@@ -76,7 +76,7 @@ def test_table2_text_protocols_and_left_out_runs(root):
     assert "DAWM-TD3BC: DAWM publishes no per-task values" in footnotes and "never a best-of-sweep" in footnotes
     local = text.split("data source `minari`")[0] if "data source `minari`" in text else text
     assert "999" not in local and "missing: 62 of 81 cells" in local
-    assert "1 older dataset build" in text and "1 other ablation variant" in text
+    assert "older dataset build: 1 run" in text and "other ablation variant: 1 run" in text
 
 
 def test_claims_with_verdicts(runs, root):
@@ -89,7 +89,7 @@ def test_claims_with_verdicts(runs, root):
     assert "not yet run" in table.loc["DD is 4.6x slower than DWM at inference", "verdict"]
     text = render_claims(load_runs(root))  # from all the files: the look-alikes (999s) must not move the effect
     assert "## profile `quick`, data source `local`" in text and "| +10.0% [" in text
-    assert "1 older dataset build" in text
+    assert "older dataset build: 1 run" in text
 
 
 def test_horizon_stability_claim(tmp_path):

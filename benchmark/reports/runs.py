@@ -122,7 +122,7 @@ class Selection:
         if self.left_out.empty:
             return "- left out: none"
         counts = self.left_out["reason"].value_counts()
-        return "- left out: " + "; ".join(f"{reason} ({n} run{'s' * (n > 1)})" for reason, n in counts.items())
+        return "- left out: " + "; ".join(f"{reason}: {n} run{'s' * (n > 1)}" for reason, n in counts.items())
 
 
 def select_runs(runs: pd.DataFrame, *, profile: str | None = None, source: str | None = None,
