@@ -1,8 +1,9 @@
 """`python -m ablations.data_volume`: DAWM (8x synthetic data) vs DAWM-T (1/8 of it) vs the real data alone.
 
 The real-data arm is DAWM-T with `real_ratio` 1 (the run's variant `real-only`): the same agent, settings and
-budgets as DAWM's, only its batches hold no synthetic transition (so it trains no world model, bank or IDM). The model-free TD3+BC and IQL runs would
-differ in more than the data (CORL's settings, and at `paper` twice DAWM's agent steps).
+budgets as DAWM's, only its batches hold no synthetic transition (so it trains no world model, bank or IDM). The
+model-free TD3+BC and IQL runs would differ in more than the data (CORL's settings, and at `paper` twice DAWM's agent
+steps).
 
 Runs the grid through the benchmark harness (any executor; done runs are skipped, interrupted ones resume),
 then writes results/data_volume.md and results/figures/data_volume.png from the result files alone.
