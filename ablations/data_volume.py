@@ -26,7 +26,7 @@ from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
 from benchmark.envs.tasks import parse_task
-from ablations.reporting import finish_report, provenance_line
+from ablations.reporting import finish_report, provenance_line, rerun_command
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 
@@ -82,12 +82,14 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
     plt.close(grid.figure)
 
 
-def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path, source: str = "local") -> str:
+def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, figure_out: Path,
+           source: str = "local") -> str:
     selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks,
                             methods=sorted({method for method, _ in ARMS}), variants=("", REAL_ONLY))
     runs = selection.runs
     table = volume_table(runs, tasks)
-    missing = [f"{row['arm']} on {task}" for _, row in table.iterrows() for task in tasks if row[task] == MISSING]
+    missing = [(task, f"{row['arm']} on {task}") for _, row in table.iterrows() for task in tasks
+               if row[task] == MISSING]
     lines = [f"# Data volume: DAWM vs DAWM-T vs real data only (profile `{profile}`)\n",
              f"Produced by `python -m ablations.data_volume --profile {profile}` from {len(runs)} result files in "
              f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DAWM keeps 8 synthetic "
@@ -95,7 +97,9 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              f"DAWM-T with `real_ratio` 1, DAWM's agent and budgets on the real data alone.\n",
              provenance_line(runs) + selection.note() + "\n",
              table.drop(columns="arm").to_markdown(index=False), ""]
-    return finish_report(lines, missing, f"python -m ablations.data_volume --profile {profile}", out, [figure_out],
+    gaps = [task for task in tasks if any(task == gap for gap, _ in missing)]
+    return finish_report(lines, [name for _, name in missing],
+                         rerun_command("data_volume", profile, source, gaps, seeds), out, [figure_out],
                          None if runs.empty else lambda: figure(runs, figure_out))
 
 
@@ -116,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return command_dry_run(args, specs)
         execute(args, specs, "data-volume")
-    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
-                 args.source))
+    print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
+                 args.out.parent / "figures" / "data_volume.png", args.source))
     return 0
 
 

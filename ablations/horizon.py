@@ -22,7 +22,7 @@ from benchmark.errors import UsageError, exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
 from benchmark.grid.profiles import get_profile
-from ablations.reporting import finish_report, provenance_line
+from ablations.reporting import finish_report, provenance_line, rerun_command
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, seed_cell
 from benchmark.grid.runspec import RunSpec
@@ -63,7 +63,8 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
     plt.close(grid.figure)
 
 
-def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out: Path, source: str = "local") -> str:
+def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, figure_out: Path,
+           source: str = "local") -> str:
     selection = select_runs(load_runs(results), profile=profile, source=source, tasks=tasks, methods=list(ARMS),
                             variants=("", *(f"h{h}" for h in HORIZONS)))
     runs = selection.runs
@@ -78,7 +79,7 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
                                   "final_score"]
                 row[task] = seed_cell(scores)
                 if scores.empty:
-                    missing.append(f"{method} H={horizon} on {task}")
+                    missing.append((task, f"{method} H={horizon} on {task}"))
             rows.append(row)
     lines = [f"# Rollout horizon H (profile `{profile}`)\n",
              f"Produced by `python -m ablations.horizon --profile {profile}` from {len(runs)} result files in "
@@ -89,8 +90,9 @@ def report(results: Path, tasks: list[str], profile: str, out: Path, figure_out:
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
-    return finish_report(lines, missing, f"python -m ablations.horizon --profile {profile}", out, [figure_out],
-                         None if runs.empty else lambda: figure(runs, figure_out))
+    gaps = [task for task in tasks if any(task == gap for gap, _ in missing)]
+    return finish_report(lines, [name for _, name in missing], rerun_command("horizon", profile, source, gaps, seeds),
+                         out, [figure_out], None if runs.empty else lambda: figure(runs, figure_out))
 
 
 @exit_2_on_usage_error
@@ -116,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return command_dry_run(args, specs)
         execute(args, specs, "horizon")
-    print(report(args.results, args.tasks, args.profile, args.out, args.out.parent / "figures" / "horizon.png",
-                 args.source))
+    print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
+                 args.out.parent / "figures" / "horizon.png", args.source))
     return 0
 
 

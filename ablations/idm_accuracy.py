@@ -6,7 +6,8 @@ One measurement file per (task, seed, profile) under results/measurements/idm_ac
 skipped, unless they measured another build of their dataset; the trained models are cached artefacts, so an
 interrupted run resumes after the last trained model).
 Then results/idm_accuracy.md, results/figures/idm_accuracy.png and results/figures/compounding_error.png are
-written from those files alone. `--report-only` skips the measurements; missing ones are listed.
+written from those files alone. `--report-only` skips the measurements; missing ones are listed. `--dry-run`
+prints the measurements, which are done and what the rest cost (ablations/accuracy_cost.py), and runs nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ablations.accuracy_cost import print_dry_run
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
 from ablations.measurement_jobs import measured, run_measurements
-from ablations.reporting import finish_report
+from ablations.reporting import finish_report, rerun_command
 from benchmark import options
 from benchmark.cli import data_spec, single_device
 from benchmark.data import load_dataset
@@ -188,7 +190,8 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
     lines += variant_section(folder, profile, tasks, seeds, records, source)
     idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
                                                                                  "compounding_error"))
-    return finish_report(lines, missing, f"python -m ablations.idm_accuracy --profile {profile}", out,
+    gaps = [task for task in tasks if any((task, seed) not in found for seed in seeds)]
+    return finish_report(lines, missing, rerun_command("idm_accuracy", profile, source, gaps, seeds), out,
                          [idm_out, compounding_out],
                          None if records.empty else lambda: figures(records, idm_out, compounding_out))
 
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[options.selection(), options.cache(), options.cluster(),
-                                              options.device(), options.report_only()])
+                                              options.device(), options.measurement_skipping()])
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
     parser.add_argument("--world-model-variants", nargs="+", default=[],
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache, device,
                           world_model_variant=variant)
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
+    if args.dry_run:
+        return print_dry_run(specs, args.measurements, Path(args.cache))
     if not args.report_only:
         checksums = {task: load_dataset(parse_task(task), data_spec(args)).checksum for task in args.tasks}
         todo = [spec for spec in specs if not measured(spec.path(args.measurements), checksums[spec.task])]

@@ -22,6 +22,14 @@ def provenance_line(runs: pd.DataFrame) -> str:
             f"steps: {listed('train_steps')}; commits: {listed('commit', short=True)}; devices: {listed('device')}\n")
 
 
+def rerun_command(ablation: str, profile: str, source: str, tasks: list[str], seeds: list[int]) -> str:
+    """The command that runs what a report misses: the ablation on the tasks with gaps, for the report's seeds
+    (done runs are skipped)."""
+    source_option = "" if source == "local" else f" --source {source}"
+    return (f"python -m ablations.{ablation} --profile {profile}{source_option} --tasks {' '.join(tasks)} "
+            f"--seeds {' '.join(map(str, seeds))}")
+
+
 def finish_report(lines: list[str], missing: list[str], command: str, out: Path, figure_outs: list[Path],
                   draw: Callable[[], None] | None) -> str:
     """Append the missing runs and the figures `draw()` writes to `figure_outs` (None: no runs, no figures, and

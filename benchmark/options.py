@@ -68,10 +68,20 @@ def device() -> argparse.ArgumentParser:
 REPORT_ONLY_HELP = "only write the report from the results already there; missing ones are listed"
 
 
-def report_only() -> argparse.ArgumentParser:
-    """An ablation's way to skip its runs and only write its report."""
+def _skipping(parser: argparse.ArgumentParser, what: str, with_report_only: bool) -> None:
+    """`--dry-run`, and with `with_report_only` `--report-only`, exclusive: a dry run prices the work it skips."""
+    group = parser.add_mutually_exclusive_group() if with_report_only else parser
+    group.add_argument("--dry-run", action="store_true",
+                       help=f"print the {what}, what is done and what is left, and their cost in core-hours; run "
+                            f"nothing")
+    if with_report_only:
+        group.add_argument("--report-only", action="store_true", help=REPORT_ONLY_HELP)
+
+
+def measurement_skipping() -> argparse.ArgumentParser:
+    """A measurement ablation's ways to skip its measurements: price them, or only write its report."""
     parser = _parent()
-    parser.add_argument("--report-only", action="store_true", help=REPORT_ONLY_HELP)
+    _skipping(parser, "measurements", with_report_only=True)
     return parser
 
 
@@ -87,12 +97,7 @@ def execution(with_report_only: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--logger", default="none", choices=LOGGERS,
                         help="also send losses and scores to TensorBoard (<results>/tensorboard) or W&B "
                              "(<results>/wandb); the job's log always gets them (default none)")
-    skipping = parser.add_mutually_exclusive_group() if with_report_only else parser
-    skipping.add_argument("--dry-run", action="store_true",
-                          help="print the runs, what is done and what is left, and their cost in core-hours; run "
-                               "nothing")
-    if with_report_only:
-        skipping.add_argument("--report-only", action="store_true", help=REPORT_ONLY_HELP)
+    _skipping(parser, "runs", with_report_only)
     parser.add_argument("--log-every", type=int, default=1000, help="agent steps between logged losses (default "
                                                                     "1000; 0: only evaluations)")
     return parser

@@ -23,7 +23,8 @@ def test_data_volume_report_and_missing_runs(tmp_path, capsys):
     assert "999" not in text and "31.0" not in text
     assert "other ablation variant: 1 run" in text and "older dataset build: 1 run" in text
     assert ("Missing (4): dawm-t-td3bc on hopper-medium-v2, dawm-t-iql+real-only on hopper-medium-v2, dawm-t-iql on "
-            "hopper-medium-v2, dawm-iql on hopper-medium-v2") in text
+            "hopper-medium-v2, dawm-iql on hopper-medium-v2. Run them with `python -m ablations.data_volume --profile "
+            "quick --tasks hopper-medium-v2 --seeds 0 1 2`") in text  # the default seeds: all the report looked for
     assert "seeds: 0, 1; agent steps: " in text  # the provenance of the runs behind the table
     assert (out.parent / "figures" / "data_volume.png").stat().st_size > 0
 
@@ -99,10 +100,13 @@ def test_horizon_report_leaves_out_look_alikes_and_horizons_outside_the_sweep(tm
     write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 999.0, source="minari")
     write_result(runs, "hopper-medium-v2", "dwm-td3bc", 1, 999.0, variant="h3", version=0)
     out = tmp_path / "horizon.md"
-    text = report(runs, ["hopper-medium-v2"], "quick", out, tmp_path / "figures" / "horizon.png")
+    text = report(runs, ["hopper-medium-v2", "walker2d-medium-v2"], [0], "quick", out,
+                  tmp_path / "figures" / "horizon.png")
     assert "| DWM-TD3BC     |   7 | 60.0 (1)" in text and "| DWM-TD3BC     |   3 | 55.0 (1)" in text
     assert "999" not in text and "40.0" not in text
     assert "other data source: 1 run" in text and "stale method version (rerun with today's code): 1 run" in text
+    assert ("Run them with `python -m ablations.horizon --profile quick --tasks hopper-medium-v2 walker2d-medium-v2 "
+            "--seeds 0`") in text
 
 
 @pytest.mark.slow

@@ -114,7 +114,8 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
     assert "measured another build" in capsys.readouterr().err
 
     assert idm_accuracy([*common, "--report-only", "--seeds", "0", "1"]) == 0
-    assert "Missing (1): hopper-tiny seed 1" in out.read_text()
+    assert ("Missing (1): hopper-tiny seed 1. Run them with `python -m ablations.idm_accuracy --profile smoke --tasks "
+            "hopper-tiny --seeds 0 1`") in out.read_text()
     assert "World-model variants" not in out.read_text()
 
     # a world-model variant: its own measurement file, its own world model, beside the default in the report
@@ -143,6 +144,34 @@ def test_idm_accuracy_rejects_an_unknown_task(tmp_path, capsys):
                          "--measurements", str(tmp_path / "m")]) == 2
     assert "unknown task 'hopper-nonsense'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "m").exists()
+
+
+def test_idm_accuracy_dry_run_prices_the_models_each_measurement_trains(tmp_path, capsys):
+    measurements, cache, out = tmp_path / "m", tmp_path / "cache", tmp_path / "idm_accuracy.md"
+    for task, (world_model, idm, one_step) in (("hopper-medium-v2", (3600, 720, 360)),
+                                               ("walker2d-medium-v2", (7200, 1440, 1080))):
+        path = measurements / "quick" / "local" / task / "seed0.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({
+            "artifacts": {"world_model": {"key": f"{task}-w", "train_time_s": world_model},
+                          "inverse_dynamics": {"key": f"{task}-i", "train_time_s": idm},
+                          "one_step_model": {"key": f"{task}-o", "train_time_s": one_step}},
+            "wall_time_s": {"models": world_model + idm + one_step, "total": world_model + idm + one_step + 36}}))
+    (cache / "inverse_dynamics" / "hopper-medium-v2-i").mkdir(parents=True)  # seed 0's IDM is still cached
+    before = sorted(p for p in tmp_path.rglob("*"))
+    assert idm_accuracy(["--dry-run", "--tasks", "hopper-medium-v2", "--seeds", "0", "1", "--world-model-variants",
+                         "eps", "--measurements", str(measurements), "--cache", str(cache), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {cells[0]: cells[1:] for cells in ([cell.strip() for cell in line.strip("|").split("|")]
+                                              for line in printed.splitlines() if line.startswith("| hopper"))}
+    # medians over the two files: world model 5400 s, IDM 1080 s, one-step model 720 s, measuring 36 s
+    assert rows == {"hopper-medium-v2 seed 0": ["done", "", "0"],
+                    "hopper-medium-v2 seed 1": ["to measure", "world model, IDM, one-step model", "2.01"],
+                    "hopper-medium-v2 seed 0 (eps)": ["to measure", "world model, one-step model", "1.71"],
+                    "hopper-medium-v2 seed 1 (eps)": ["to measure", "world model", "1.51"]}
+    assert "4 measurements, 1 done, 3 to measure" in printed and "about 5.2 core-hours left" in printed
+    assert "median of the 2 measurement files of profile quick" in printed
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing trained, measured or reported
 
 
 def test_model_quality_report_before_and_after(tmp_path):
