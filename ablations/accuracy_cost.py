@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablations.model_accuracy import AccuracySpec
+from benchmark.cli import cached_keys
 from benchmark.grid.cost import shared_seconds
 from benchmark.grid.profiles import get_profile
 
@@ -49,7 +50,7 @@ def cost_table(specs: list[AccuracySpec], folder: Path, cache: Path) -> tuple[pd
     recorded, files = recorded_seconds(folder, profile.name, specs[0].data.source)
     seconds = {name: recorded.get(name, shared_seconds(kind, profile)) for name, (_, kind) in MODELS.items()}
     measuring = recorded.get("measuring", 0.0)
-    cached = {entry.name for entry in Path(cache).glob("*/*") if entry.is_dir()}
+    cached = cached_keys(cache)
     kept: set[tuple[str, int, str]] = set()  # (task, seed, artifact) of a done measurement, still in the cache
     done = {spec for spec in specs if spec.path(folder).is_file()}
     for spec in done:

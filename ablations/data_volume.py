@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -97,10 +98,8 @@ def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out:
              f"DAWM-T with `real_ratio` 1, DAWM's agent and budgets on the real data alone.\n",
              provenance_line(runs) + selection.note() + "\n",
              table.drop(columns="arm").to_markdown(index=False), ""]
-    gaps = [task for task in tasks if any(task == gap for gap, _ in missing)]
-    return finish_report(lines, [name for _, name in missing],
-                         rerun_command("data_volume", profile, source, gaps, seeds), out, [figure_out],
-                         None if runs.empty else lambda: figure(runs, figure_out))
+    return finish_report(lines, missing, partial(rerun_command, "data_volume", profile, source, seeds), out,
+                         [figure_out], None if runs.empty else lambda: figure(runs, figure_out))
 
 
 @exit_2_on_usage_error

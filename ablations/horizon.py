@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -90,9 +91,8 @@ def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out:
              pd.DataFrame(rows).to_markdown(index=False), ""]
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
-    gaps = [task for task in tasks if any(task == gap for gap, _ in missing)]
-    return finish_report(lines, [name for _, name in missing], rerun_command("horizon", profile, source, gaps, seeds),
-                         out, [figure_out], None if runs.empty else lambda: figure(runs, figure_out))
+    return finish_report(lines, missing, partial(rerun_command, "horizon", profile, source, seeds), out,
+                         [figure_out], None if runs.empty else lambda: figure(runs, figure_out))
 
 
 @exit_2_on_usage_error

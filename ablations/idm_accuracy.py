@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -166,7 +167,7 @@ def _save(figure, out: Path) -> None:
 def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, source: str = "local") -> str:
     records = load_measurements(folder, profile, tasks, seeds, source=source)
     found = set(zip(records["task"], records["seed"]))
-    missing = [f"{task} seed {seed}" for task in tasks for seed in seeds if (task, seed) not in found]
+    missing = [(task, f"{task} seed {seed}") for task in tasks for seed in seeds if (task, seed) not in found]
     commits = ", ".join(sorted({str(c)[:10] for c in records["commit"]})) or "none"
     lines = [f"# IDM accuracy, dynamics consistency and compounding error (profile `{profile}`, source `{source}`)\n",
              f"Produced by `python -m ablations.idm_accuracy --profile {profile}` from {len(found)} measurement "
@@ -190,8 +191,7 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
     lines += variant_section(folder, profile, tasks, seeds, records, source)
     idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
                                                                                  "compounding_error"))
-    gaps = [task for task in tasks if any((task, seed) not in found for seed in seeds)]
-    return finish_report(lines, missing, rerun_command("idm_accuracy", profile, source, gaps, seeds), out,
+    return finish_report(lines, missing, partial(rerun_command, "idm_accuracy", profile, source, seeds), out,
                          [idm_out, compounding_out],
                          None if records.empty else lambda: figures(records, idm_out, compounding_out))
 

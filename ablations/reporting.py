@@ -22,7 +22,7 @@ def provenance_line(runs: pd.DataFrame) -> str:
             f"steps: {listed('train_steps')}; commits: {listed('commit', short=True)}; devices: {listed('device')}\n")
 
 
-def rerun_command(ablation: str, profile: str, source: str, tasks: list[str], seeds: list[int]) -> str:
+def rerun_command(ablation: str, profile: str, source: str, seeds: list[int], tasks: list[str]) -> str:
     """The command that runs what a report misses: the ablation on the tasks with gaps, for the report's seeds
     (done runs are skipped)."""
     source_option = "" if source == "local" else f" --source {source}"
@@ -30,12 +30,15 @@ def rerun_command(ablation: str, profile: str, source: str, tasks: list[str], se
             f"--seeds {' '.join(map(str, seeds))}")
 
 
-def finish_report(lines: list[str], missing: list[str], command: str, out: Path, figure_outs: list[Path],
-                  draw: Callable[[], None] | None) -> str:
-    """Append the missing runs and the figures `draw()` writes to `figure_outs` (None: no runs, no figures, and
-    figures left from earlier runs are removed: a figure never shows runs its report no longer has); write `out`."""
+def finish_report(lines: list[str], missing: list[tuple[str, str]], rerun: Callable[[list[str]], str], out: Path,
+                  figure_outs: list[Path], draw: Callable[[], None] | None) -> str:
+    """Append the missing runs ((task, what) pairs) with `rerun(the tasks they are on)`, the command that runs
+    them, and the figures `draw()` writes to `figure_outs` (None: no runs, no figures, and figures left from
+    earlier runs are removed: a figure never shows runs its report no longer has); write `out`."""
     if missing:
-        lines.append(f"Missing ({len(missing)}): {', '.join(missing)}. Run them with `{command}`.\n")
+        gaps = list(dict.fromkeys(task for task, _ in missing))
+        lines.append(f"Missing ({len(missing)}): {', '.join(what for _, what in missing)}. Run them with "
+                     f"`{rerun(gaps)}`.\n")
     if draw is None:
         for path in figure_outs:
             path.unlink(missing_ok=True)

@@ -120,10 +120,14 @@ def check_writable(folder: Path, option: str, needed: int) -> None:
                          f"{needed / 2 ** 20:.0f} MB; free some space or choose a folder on another disk")
 
 
+def cached_keys(cache: Path) -> set[str]:
+    """The content keys of the models in the cache, whose entries are folders <cache>/<kind>/<key>."""
+    return {folder.name for folder in Path(cache).glob("*/*") if folder.is_dir()}
+
+
 def kept_artifacts(done: set[RunSpec], results: Path, cache: Path) -> dict[RunSpec, set[str]]:
-    """Per finished run, the shared models it used (its result file's artifacts) that are still in the cache,
-    whose entries are folders named by their content key (<cache>/<kind>/<key>)."""
-    cached = {folder.name for folder in Path(cache).glob("*/*") if folder.is_dir()}
+    """Per finished run, the shared models it used (its result file's artifacts) that are still in the cache."""
+    cached = cached_keys(cache)
     kept = {}
     for spec in done:
         artifacts = json.loads(spec.result_path(results).read_text()).get("artifacts", {})

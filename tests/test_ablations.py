@@ -85,7 +85,8 @@ def test_a_report_without_runs_removes_figures_of_earlier_runs(tmp_path):
     stale = tmp_path / "figures" / "horizon.png"
     stale.parent.mkdir()
     stale.write_bytes(b"a figure of withdrawn runs")
-    text = finish_report(["# Horizon\n"], ["dwm-td3bc H=1 on hopper-medium-v2"], "python -m ablations.horizon",
+    text = finish_report(["# Horizon\n"], [("hopper-medium-v2", "dwm-td3bc H=1 on hopper-medium-v2")],
+                         lambda tasks: f"python -m ablations.horizon --tasks {' '.join(tasks)}",
                          tmp_path / "horizon.md", [stale], None)
     assert not stale.exists() and "Missing (1)" in text and "![" not in text
 
