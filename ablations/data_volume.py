@@ -23,10 +23,9 @@ import seaborn as sns
 
 from benchmark import options
 from benchmark.cli import command_dry_run, execute
-from benchmark.errors import UsageError, exit_2_on_usage_error
+from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
-from benchmark.envs.tasks import parse_task
 from ablations.reporting import finish_report, provenance_line, rerun_command
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
@@ -110,11 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results") / "data_volume.md")
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
+    profile = get_profile(args.profile).name
     if not args.report_only:
-        if any(seed < 0 for seed in args.seeds):
-            raise UsageError("--seeds must be 0 or more")
-        profile = get_profile(args.profile).name
-        specs = list(dict.fromkeys(arm_spec(parse_task(task).name, method, variant, seed, profile)
+        specs = list(dict.fromkeys(arm_spec(task, method, variant, seed, profile)
                                    for task in args.tasks for method, variant in ARMS for seed in args.seeds))
         if args.dry_run:
             return command_dry_run(args, specs)

@@ -19,7 +19,7 @@ import seaborn as sns
 
 from benchmark import options
 from benchmark.cli import command_dry_run, execute
-from benchmark.errors import UsageError, exit_2_on_usage_error
+from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
 from benchmark.grid.profiles import get_profile
@@ -27,7 +27,6 @@ from ablations.reporting import finish_report, provenance_line, rerun_command
 from benchmark.reports.runs import load_runs, select_runs
 from benchmark.reports.stats import CELL_HEADER, seed_cell
 from benchmark.grid.runspec import RunSpec
-from benchmark.envs.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,11 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results") / "horizon.md")
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
-    if any(seed < 0 for seed in args.seeds):
-        raise UsageError("--seeds must be 0 or more")
     get_profile(args.profile)
-    for task in args.tasks:
-        parse_task(task)
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]

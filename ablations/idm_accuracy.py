@@ -210,8 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0], profile="quick")
     args = parser.parse_args(argv)
     get_profile(args.profile)
-    for task in args.tasks:
-        parse_task(task)
     device = single_device(args.device)
     specs = [AccuracySpec(task, seed, args.profile, data_spec(args), args.starts, args.cache, device,
                           world_model_variant=variant)

@@ -120,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     if any(budget < 1000 or budget % 1000 for budget in args.budgets):
         raise UsageError(f"--budgets {' '.join(map(str, args.budgets))}: give multiples of 1000 (the one-step "
                          f"model validates every 1000 steps)")
-    if any(seed < 0 for seed in args.seeds):
-        raise UsageError("--seeds must be 0 or more")
     budgets = tuple(sorted(set(args.budgets)))
     device = single_device(args.device)
     specs = [BudgetSpec(parse_task(task).name, seed, budgets, data_spec(args), args.starts, args.cache, device)

@@ -86,8 +86,6 @@ def build_grid(args: argparse.Namespace) -> list[RunSpec]:
     profile = get_profile(args.profile or suite.profile).name
     data = data_spec(args)
     seeds = args.seeds if args.seeds is not None else suite.seeds
-    if any(seed < 0 for seed in seeds):
-        raise UsageError(f"--seeds {' '.join(map(str, seeds))}: seeds must be 0 or more")
     overrides, variant, source = (), "", ""
     requested = [*(read_config(args.config) if getattr(args, "config", None) else []),
                  *parse_set(getattr(args, "set", None) or [])]
@@ -174,8 +172,6 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
     check_logger(args.logger)
     if args.no_wait and args.executor != "slurm":
         raise UsageError("--no-wait needs --executor slurm: local runs live as long as this command")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: give 1 or more (default: one per CPU core)")
     if args.log_every < 0:
         raise UsageError(f"--log-every {args.log_every}: give 0 (no losses, only evaluations) or more")
     if getattr(args, "stack_seeds", False):

@@ -10,10 +10,33 @@ import argparse
 from pathlib import Path
 
 from benchmark.data import SOURCES
+from benchmark.envs.tasks import parse_task
+from benchmark.errors import UsageError
 from benchmark.launch.launcher import EXECUTORS
 from benchmark.run.run_log import LOGGERS
 
 DEFAULT_RESULTS = Path("results") / "runs"
+
+
+def task(text: str) -> str:
+    """argparse type of `--tasks`: a known task's name, checked as the command line is read."""
+    return parse_task(text).name
+
+
+def seed(text: str) -> int:
+    """argparse type of `--seeds`: an integer, 0 or more (a non-integer: argparse's own exit 2)."""
+    value = int(text)
+    if value < 0:
+        raise UsageError(f"--seeds {value}: seeds must be 0 or more")
+    return value
+
+
+def workers(text: str) -> int:
+    """argparse type of `--workers`: an integer, 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise UsageError(f"--workers {value}: give 1 or more (default: one per CPU core)")
+    return value
 
 
 def _parent() -> argparse.ArgumentParser:
@@ -23,8 +46,9 @@ def _parent() -> argparse.ArgumentParser:
 def selection() -> argparse.ArgumentParser:
     """Which runs: tasks, seeds, profile, and where their data comes from."""
     parser = _parent()
-    parser.add_argument("--tasks", nargs="+", help="tasks, e.g. hopper-medium-v2 (`python -m benchmark list tasks`)")
-    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (0 or more)")
+    parser.add_argument("--tasks", nargs="+", type=task,
+                        help="tasks, e.g. hopper-medium-v2 (`python -m benchmark list tasks`)")
+    parser.add_argument("--seeds", nargs="+", type=seed, help="seeds (0 or more)")
     parser.add_argument("--profile", help="smoke, quick or paper")
     parser.add_argument("--source", default="local", help=f"dataset source: {', '.join(SOURCES)} (default local)")
     parser.add_argument("--download", action="store_true", help="minari: download missing datasets")
@@ -89,7 +113,7 @@ def execution(with_report_only: bool = False) -> argparse.ArgumentParser:
     """How runs are executed, shown and logged (with `cluster`'s and `device`'s options). `with_report_only`
     adds `--report-only`, exclusive with `--dry-run`: a dry run prices the runs that it skips."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster(), device()])
-    parser.add_argument("--workers", type=int, help="runs at a time (default: one per CPU core; on GPUs, as many "
+    parser.add_argument("--workers", type=workers, help="runs at a time (default: one per CPU core; on GPUs, as many "
                                                      "as their free memory holds)")
     parser.add_argument("--logs", type=Path, help="job log folder (default <results>/logs/<command>-<time>)")
     parser.add_argument("--quiet", action="store_true", help="no progress, only a line per finished run")

@@ -71,6 +71,36 @@ def test_numeric_options_are_checked_up_front(argv, expected, tmp_path, capsys):
     assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
+# Each command's options that would write, pointed under tmp_path; the ablations with a report write it even with
+# --report-only, which is why they get it.
+_COMMAND_OUTPUTS = {
+    "run": ["--results", "{tmp}/results", "--cache", "{tmp}/cache"],
+    "horizon": ["--report-only", "--results", "{tmp}/results", "--out", "{tmp}/out.md"],
+    "data_volume": ["--report-only", "--results", "{tmp}/results", "--out", "{tmp}/out.md"],
+    "idm_accuracy": ["--measurements", "{tmp}/measurements", "--cache", "{tmp}/cache", "--out", "{tmp}/out.md"],
+    "model_budget": ["--measurements", "{tmp}/measurements", "--cache", "{tmp}/cache"],
+}
+
+
+@pytest.mark.parametrize("command", list(_COMMAND_OUTPUTS))
+@pytest.mark.parametrize("option, expected", [
+    (["--seeds", "0", "-1"], "--seeds -1: seeds must be 0 or more"),
+    (["--tasks", "hopper-medium-v2", "hopper-m"], "unknown task 'hopper-m'"),
+])
+def test_every_command_checks_seeds_and_tasks_as_it_reads_them(command, option, expected, tmp_path, capsys):
+    """One definition (`benchmark/options.py`) for the run command and the ablations: a bad seed or task exits 2
+    before anything is read or written."""
+    import importlib
+
+    outputs = [arg.format(tmp=tmp_path) for arg in _COMMAND_OUTPUTS[command]]
+    if command == "run":
+        code = main(["run", *outputs, *option])
+    else:
+        code = importlib.import_module(f"ablations.{command}").main([*outputs, *option])
+    assert code == 2
+    assert expected in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
 def test_data_build_checks_workers(capsys):
     from benchmark.data.__main__ import main as data_main
 
