@@ -109,6 +109,20 @@ def test_learning_curves_are_drawn_per_group(tmp_path):
     assert not (tmp_path / "figures" / "curves_paper_minari.png").exists()
 
 
+def test_a_method_evaluated_once_is_a_dotted_level_in_its_task_panel(tmp_path):
+    from benchmark.reports.curves import ONCE_STYLE, curves_figure
+
+    for task in ("hopper-medium-v2", "walker2d-medium-v2"):
+        write_result(tmp_path, task, "td3bc", 0, 40.0)
+    for seed, score in ((0, 30.0), (1, 36.0)):
+        write_result(tmp_path, "hopper-medium-v2", "dd", seed, score, evaluations=[{"step": 0, "score": score}])
+    figure = curves_figure(load_runs(tmp_path), "title")
+    levels = {axis.get_title(): [(line.get_label(), *line.get_ydata()) for line in axis.get_lines()
+                                 if line.get_linestyle() == ONCE_STYLE["linestyle"]] for axis in figure.axes}
+    assert levels == {"hopper-medium-v2": [("DD (evaluated once)", 33.0, 33.0)], "walker2d-medium-v2": []}
+    assert "DD (evaluated once)" in [text.get_text() for text in figure.legends[0].texts]
+
+
 def test_a_curve_is_coloured_by_the_data_its_agent_learns_from_and_styled_by_the_agent():
     from benchmark.reports.curves import agent_of, data_source_of
 
