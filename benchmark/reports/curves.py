@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
@@ -13,11 +12,8 @@ from matplotlib.lines import Line2D
 from algorithms.td3_bc import TD3BCConfig
 from benchmark.grid.methods import METHODS, Method
 from benchmark.grid.suites import D4RL9
+from benchmark.reports.figure_files import write_figure_family
 from benchmark.reports.runs import Selection
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 
 # a colour per source of training data, a line style per agent: methods that differ in one component sit side by side
 DATA_SOURCES = ("model-free", "OneStep", "DWM", "DAWM", "DAWM-T")
@@ -82,18 +78,12 @@ def curves_figure(runs: pd.DataFrame, title: str) -> Figure | None:
 def draw_curves(selections: dict[tuple[str, str], Selection], folder: Path) -> list[Path]:
     """One figure per (profile, source) (`curves_figure`). Figures of groups that no longer have runs are
     removed."""
-    written = []
-    for (profile, source), selection in sorted(selections.items()):
-        figure = curves_figure(selection.runs, f"Learning curves, profile {profile}, source {source}: mean and 95% CI "
-                                               f"over seeds; dotted: a method evaluated once, at its mean score")
-        if figure is None:
-            continue
-        out = Path(folder) / f"curves_{profile}_{source}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        written.append(out)
-    for stale in Path(folder).glob("curves_*.png"):
-        if stale not in written:
-            stale.unlink()
-    return written
+    def figures():
+        for (profile, source), selection in sorted(selections.items()):
+            figure = curves_figure(selection.runs, f"Learning curves, profile {profile}, source {source}: mean and "
+                                                   f"95% CI over seeds; dotted: a method evaluated once, at its mean "
+                                                   f"score")
+            if figure is not None:
+                yield f"{profile}_{source}", figure
+
+    return write_figure_family(folder, "curves", figures())
