@@ -26,7 +26,7 @@ import torch
 from ablations.accuracy_cost import print_dry_run
 from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySpec, Report, measure
 from ablations.measurement_jobs import measured, run_measurements
-from ablations.reporting import finish_report, rerun_command
+from ablations.reporting import finish_report, rerun_command, shown_tasks
 from benchmark import options
 from benchmark.cli import data_spec, single_device
 from benchmark.data import load_dataset
@@ -50,15 +50,16 @@ def measure_to_file(spec: AccuracySpec, path: Path, report: Report = lambda phas
     return str(path)
 
 
-def load_measurements(folder: Path, profile: str, tasks: list[str], seeds: list[int], variant: str = "",
-                      source: str = "local") -> pd.DataFrame:
+def load_measurements(folder: Path, profile: str, tasks: list[str] | None, seeds: list[int] | None,
+                      variant: str = "", source: str = "local") -> pd.DataFrame:
     """Long form: one row per (task, seed, section, series, step, metric), for one data source and world-model
-    variant."""
+    variant; tasks or seeds None: all of them."""
     frames = []
     for path in sorted(Path(folder).glob(f"{profile}/{source}/*/seed*.json")):
         content = json.loads(path.read_text())
         run = content["run"]
-        if run["task"] in tasks and run["seed"] in seeds and run.get("world_model_variant", "") == variant:
+        if ((tasks is None or run["task"] in tasks) and (seeds is None or run["seed"] in seeds)
+                and run.get("world_model_variant", "") == variant):
             frames.append(pd.DataFrame(content["records"]).assign(
                 task=run["task"], seed=run["seed"], commit=content["environment"]["git_commit"]))
     columns = ["section", "series", "step", "metric", "value", "count", "task", "seed", "commit"]
@@ -98,14 +99,13 @@ def task_section(records: pd.DataFrame, task: str) -> list[str]:
     return lines
 
 
-def variant_section(folder: Path, profile: str, tasks: list[str], seeds: list[int], default: pd.DataFrame,
-                    source: str) -> list[str]:
+def variant_section(folder: Path, profile: str, default: pd.DataFrame, source: str) -> list[str]:
     """The diffusion world model's k-step error next to its variants' (WORLD_MODEL_VARIANTS), where measured."""
     frames = [default.assign(variant="default")]
     for name, fields in WORLD_MODEL_VARIANTS.items():
         if name:
             label = name + " (" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
-            frames.append(load_measurements(folder, profile, tasks, seeds, name, source).assign(variant=label))
+            frames.append(load_measurements(folder, profile, None, None, name, source).assign(variant=label))
     data = pd.concat(frames, ignore_index=True)
     data = data[(data["section"] == "k_step") & (data["series"] == "diffusion world model")
                 & data["step"].isin([1, 3, 7])]
@@ -165,7 +165,10 @@ def _save(figure, out: Path) -> None:
 
 
 def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, source: str = "local") -> str:
-    records = load_measurements(folder, profile, tasks, seeds, source=source)
+    """Every measurement on disk (all tasks and seeds of this profile and source); `tasks` x `seeds` are the ones
+    listed as missing where not measured."""
+    records = load_measurements(folder, profile, None, None, source=source)
+    tasks = shown_tasks(tasks, records["task"])
     found = set(zip(records["task"], records["seed"]))
     missing = [(task, f"{task} seed {seed}") for task in tasks for seed in seeds if (task, seed) not in found]
     commits = ", ".join(sorted({str(c)[:10] for c in records["commit"]})) or "none"
@@ -188,7 +191,7 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
     for task in tasks:
         if task in set(records["task"]):
             lines += task_section(records[records["task"] == task], task)
-    lines += variant_section(folder, profile, tasks, seeds, records, source)
+    lines += variant_section(folder, profile, records, source)
     idm_out, compounding_out = (out.parent / "figures" / f"{name}.png" for name in ("idm_accuracy",
                                                                                  "compounding_error"))
     return finish_report(lines, missing, partial(rerun_command, "idm_accuracy", profile, source, seeds), out,

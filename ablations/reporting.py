@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from benchmark.grid.suites import D4RL9
 from benchmark.results import write_text_atomic
+
+
+def shown_tasks(asked: Iterable[str], measured: Iterable[str]) -> list[str]:
+    """The tasks a report shows: those asked for and every task the ablation has measured, so that running it
+    on one task never drops the others from its report. D4RL's nine in the suite's order, any other after."""
+    tasks = set(asked) | set(measured)
+    return [task for task in D4RL9 if task in tasks] + sorted(tasks - set(D4RL9))
 
 
 def provenance_line(runs: pd.DataFrame) -> str:

@@ -110,6 +110,28 @@ def test_horizon_report_leaves_out_look_alikes_and_horizons_outside_the_sweep(tm
             "--seeds 0`") in text
 
 
+def test_ablation_reports_keep_every_task_measured_when_run_on_one(tmp_path):
+    """Running an ablation with --tasks X rewrites its report: the tasks measured before stay in it."""
+    from ablations.data_volume import report as volume_report
+    from ablations.horizon import report as horizon_report
+
+    runs = tmp_path / "runs"
+    write_result(runs, "hopper-medium-v2", "dwm-td3bc", 0, 55.0, variant="h3")
+    write_result(runs, "walker2d-medium-v2", "dawm-t-td3bc", 0, 30.0, variant="real-only")
+    write_result(runs, "halfcheetah-medium-v2", "dwm-td3bc", 0, 44.0)  # a main run only: not swept there
+    write_result(runs, "halfcheetah-medium-v2", "dawm-t-td3bc", 0, 41.0)
+    horizon = horizon_report(runs, ["walker2d-medium-v2"], [0], "quick", tmp_path / "horizon.md",
+                             tmp_path / "figures" / "horizon.png")
+    header = next(line for line in horizon.splitlines() if line.startswith("| method"))
+    columns = [cell.strip() for cell in header.split("|")[3:5]]
+    assert columns == ["hopper-medium-v2", "walker2d-medium-v2"]  # in the suite's order
+    assert "| DWM-TD3BC     |   3 | 55.0 (1)" in horizon and "halfcheetah" not in horizon
+    volume = volume_report(runs, ["hopper-medium-v2"], [0], "quick", tmp_path / "data_volume.md",
+                           tmp_path / "figures" / "data_volume.png")
+    assert "walker2d-medium-v2" in volume and "30.0 (1)" in volume and "halfcheetah" not in volume
+    assert "--tasks hopper-medium-v2 walker2d-medium-v2 --seeds 0`" in volume  # gaps on both tasks
+
+
 @pytest.mark.slow
 def test_horizon_ablation_launches_its_variant_runs_through_the_shared_executor(tiny_hopper, tmp_path):
     from ablations import horizon

@@ -117,6 +117,9 @@ def test_idm_accuracy_end_to_end_on_smoke_models(tiny_hopper, tmp_path, capsys):
     assert ("Missing (1): hopper-tiny seed 1. Run them with `python -m ablations.idm_accuracy --profile smoke --tasks "
             "hopper-tiny --seeds 0 1`") in out.read_text()
     assert "World-model variants" not in out.read_text()
+    from ablations.idm_accuracy import report  # asked for another task: the one measured stays in the report
+    text = report(measurements, ["hopper-medium-v2"], [0], "smoke", out)
+    assert "## hopper-tiny (seeds 0;" in text and "Missing (1): hopper-medium-v2 seed 0." in text
 
     # a world-model variant: its own measurement file, its own world model, beside the default in the report
     assert idm_accuracy([*common, "--starts", "64", "--cache", str(tmp_path / "cache"),
