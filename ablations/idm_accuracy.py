@@ -128,32 +128,46 @@ def _with_flat_references(records: pd.DataFrame, section: str, metric: str, hori
     return pd.concat([data[~data["series"].isin(REAL_SERIES[section])], flat], ignore_index=True)
 
 
+TASKS_PER_ROW = 3  # the nine D4RL tasks: one row per dataset, one column per environment
+
+
 def figures(records: pd.DataFrame, idm_out: Path, compounding_out: Path) -> None:
+    """Per task, its IDM panel above its dynamics panel; tasks in the suite's order, TASKS_PER_ROW to a row."""
     horizon = int(records.loc[records["section"] == "k_step", "step"].max())
     panels = [("IDM action MSE vs real action", _with_flat_references(records, "idm", "mse", horizon)),
               ("MuJoCo next-state RMSE (data std)", _with_flat_references(records, "dynamics", "state_rmse",
                                                                           horizon))]
-    tasks = sorted(records["task"].unique())
-    figure, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks) + 1.5, 6.8), squeeze=False,
-                                constrained_layout=True)
-    for row, (ylabel, data) in enumerate(panels):
-        for column, task in enumerate(tasks):
-            ax = axes[row, column]
+    tasks = shown_tasks([], records["task"])
+    columns, task_rows = min(len(tasks), TASKS_PER_ROW), -(-len(tasks) // TASKS_PER_ROW)
+    figure, axes = plt.subplots(2 * task_rows, columns, figsize=(4.2 * columns + 1.5, 3.4 * 2 * task_rows),
+                                squeeze=False, constrained_layout=True)
+    for index in range(len(tasks), task_rows * columns):  # the last row's empty places
+        task_row, column = divmod(index, columns)
+        axes[2 * task_row, column].set_visible(False)
+        axes[2 * task_row + 1, column].set_visible(False)
+    for index, task in enumerate(tasks):
+        task_row, column = divmod(index, columns)
+        for panel, (ylabel, data) in enumerate(panels):
+            ax = axes[2 * task_row + panel, column]
+            show_legend = index == columns - 1
             sns.lineplot(data=data[data["task"] == task], x="step", y="value", hue="series", style="series",
-                         markers=True, errorbar="sd", ax=ax, legend=column == len(tasks) - 1)
-            ax.set(title=task if row == 0 else "", xlabel="rollout step h", ylabel=ylabel if column == 0 else "")
-            if column == len(tasks) - 1:
+                         markers=True, errorbar="sd", ax=ax, legend=show_legend)
+            ax.set(title=f"{task}: {'IDM' if panel == 0 else 'dynamics'}", xlabel="rollout step h",
+                   ylabel=ylabel if column == 0 else "")
+            if show_legend:
                 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     figure.suptitle("DAWM's inverse dynamics on real and generated transitions (held-out episodes)")
     _save(figure, idm_out)
 
     data = records[records["section"] == "k_step"].rename(columns={"series": "model"})
     data["metric"] = data["metric"].map({"state_rmse": "state RMSE (data std)", "reward_mae": "reward MAE"})
-    grid = sns.relplot(data=data, x="step", y="value", hue="model", style="model", markers=True, col="task",
-                       row="metric", kind="line", errorbar="sd", height=2.8, aspect=1.2,
+    data["panel"] = data["task"] + "\n" + data["metric"]
+    order = [f"{task}\n{metric}" for task in tasks for metric in ("state RMSE (data std)", "reward MAE")]
+    grid = sns.relplot(data=data, x="step", y="value", hue="model", style="model", markers=True, col="panel",
+                       col_order=order, col_wrap=2 * columns, kind="line", errorbar="sd", height=2.8, aspect=1.2,
                        facet_kws={"sharey": False})
     grid.set_axis_labels("k (steps after s_t)", "error vs held-out data")
-    grid.set_titles("{col_name}: {row_name}")
+    grid.set_titles("{col_name}")
     grid.figure.suptitle("Compounding error: diffusion world model vs one-step model", y=1.02)
     _save(grid.figure, compounding_out)
 
