@@ -26,8 +26,7 @@ from benchmark.cli import command_dry_run, execute
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
-from ablations.reporting import finish_report, provenance_line, rerun_command, shown_tasks
-from benchmark.reports.runs import load_runs, select_runs
+from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 
 matplotlib.use("Agg")
@@ -84,11 +83,8 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
 
 def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, figure_out: Path,
            source: str = "local") -> str:
-    all_runs, methods = load_runs(results), sorted({method for method, _ in ARMS})
-    real_only = select_runs(all_runs, profile=profile, source=source, methods=methods, variants=(REAL_ONLY,)).runs
-    tasks = shown_tasks(tasks, real_only["task"])
-    selection = select_runs(all_runs, profile=profile, source=source, tasks=tasks, methods=methods,
-                            variants=("", REAL_ONLY))
+    tasks, selection = select_ablation_runs(results, profile=profile, source=source, tasks=tasks,
+                                            methods=sorted({method for method, _ in ARMS}), variants=(REAL_ONLY,))
     runs = selection.runs
     table = volume_table(runs, tasks)
     missing = [(task, f"{row['arm']} on {task}") for _, row in table.iterrows() for task in tasks

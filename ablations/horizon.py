@@ -23,8 +23,7 @@ from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
 from benchmark.grid.profiles import get_profile
-from ablations.reporting import finish_report, provenance_line, rerun_command, shown_tasks
-from benchmark.reports.runs import load_runs, select_runs
+from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
 from benchmark.reports.stats import CELL_HEADER, seed_cell
 from benchmark.grid.runspec import RunSpec
 
@@ -65,12 +64,8 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
 
 def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out: Path, figure_out: Path,
            source: str = "local") -> str:
-    all_runs = load_runs(results)
-    variants = tuple(f"h{h}" for h in HORIZONS)
-    swept = select_runs(all_runs, profile=profile, source=source, methods=list(ARMS), variants=variants).runs
-    tasks = shown_tasks(tasks, swept["task"])
-    selection = select_runs(all_runs, profile=profile, source=source, tasks=tasks, methods=list(ARMS),
-                            variants=("", *variants))
+    tasks, selection = select_ablation_runs(results, profile=profile, source=source, tasks=tasks,
+                                            methods=list(ARMS), variants=tuple(f"h{h}" for h in HORIZONS))
     runs = selection.runs
     runs["H"] = [horizon_of(row) for _, row in runs.iterrows()] if not runs.empty else []
     runs = runs[runs["H"].isin(HORIZONS)]  # a method's default H outside the sweep (OneStep-*: 2) is not shown

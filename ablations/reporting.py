@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.grid.suites import D4RL9
+from benchmark.reports.runs import Selection, load_runs, select_runs
 from benchmark.results import write_text_atomic
 
 
@@ -17,6 +18,17 @@ def shown_tasks(asked: Iterable[str], measured: Iterable[str]) -> list[str]:
     on one task never drops the others from its report. D4RL's nine in the suite's order, any other after."""
     tasks = set(asked) | set(measured)
     return [task for task in D4RL9 if task in tasks] + sorted(tasks - set(D4RL9))
+
+
+def select_ablation_runs(results: Path, *, profile: str, source: str, tasks: list[str], methods: list[str],
+                         variants: tuple[str, ...]) -> tuple[list[str], Selection]:
+    """The tasks an ablation's report shows (shown_tasks: those asked for and every one where a run of the
+    ablation's own `variants` is claimed) and the runs it claims there: its variants and the main runs."""
+    runs = load_runs(results)
+    own = select_runs(runs, profile=profile, source=source, methods=methods, variants=variants).runs
+    shown = shown_tasks(tasks, own["task"])
+    return shown, select_runs(runs, profile=profile, source=source, tasks=shown, methods=methods,
+                              variants=("", *variants))
 
 
 def provenance_line(runs: pd.DataFrame) -> str:
