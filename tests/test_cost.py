@@ -55,6 +55,19 @@ def test_a_bank_that_must_grow_is_priced_for_its_new_rollouts_only():
     assert bank["core-hours left"] == round((1_142_858 - 142_858) / PER_SECOND["rollouts"] / 3600, 1)
 
 
+def test_a_dawm_horizon_override_prices_the_rollouts_its_own_horizon_reads():
+    """DAWM keeps 8x the real data whatever H is: at H=1 every rollout gives one transition, so 8M rollouts."""
+    profile = get_profile("quick")
+    built = RunSpec("hopper-medium-v2", "dwm-td3bc", 0, "quick")  # 2 draws x 1M rows: 2M rollouts
+    h1 = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick", variant="h1",
+                 overrides=(("augmentation", "horizon", 1),))
+    table = cost_table([built, h1], {built}, {built: {"world_model", "rollout_bank"}},
+                       pd.DataFrame({"method": [], "phase_seconds": []}), profile)
+    bank = _row(table, "shared: rollout bank")
+    assert (bank["runs"], bank["done"], bank["to run"]) == (1, 0, 1)
+    assert bank["core-hours left"] == round((8_000_000 - 2_000_000) / PER_SECOND["rollouts"] / 3600, 1)
+
+
 def test_dd_models_are_shared_by_its_sampling_variants_and_priced_at_their_recorded_training_time():
     profile = get_profile("quick")
     built = RunSpec("hopper-medium-v2", "dd", 0, "quick")

@@ -12,16 +12,16 @@ model, otherwise from the budgets. GPU rates are not measured yet.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from benchmark.grid.hyperparams import resolve, training_config
-from benchmark.grid.methods import get_method
+from benchmark.grid.methods import AugmentationConfig, get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
+from benchmark.run.model_based import n_rollouts_for
 
 ROWS = 1_000_000
 # world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/
@@ -59,13 +59,12 @@ def shared_kinds(method: str, configs: dict) -> tuple[str, ...]:
     return SHARED_BY_PIPELINE[pipeline]
 
 
-def bank_rollouts(method: str, profile: Profile, rows: int = ROWS) -> int:
-    """The rollouts a run reads from its task and seed's bank: DWM's draws per row, DAWM's synthetic volume."""
-    method_ = get_method(method)
-    if method_.pipeline == "dwm":
+def bank_rollouts(method: str, augmentation: AugmentationConfig | None, profile: Profile, rows: int = ROWS) -> int:
+    """The rollouts a run reads from its task and seed's bank: DWM's draws per row; for DAWM, its `augmentation`'s
+    synthetic volume over its horizon (an H=1 sweep run reads 7x the rollouts of an H=7 one)."""
+    if get_method(method).pipeline == "dwm":
         return profile.bank_samples_per_row * rows
-    augmentation = method_.components["augmentation"]()
-    return math.ceil(augmentation.synthetic_volume * rows / augmentation.horizon)
+    return n_rollouts_for(augmentation.synthetic_volume, rows, augmentation.horizon)
 
 
 def shared_seconds(kind: str, profile: Profile, rollouts: int = 0) -> float:
@@ -89,7 +88,8 @@ def estimated_seconds(method: str, profile: Profile) -> float:
         return seconds + profile.model_based_train_steps / PER_SECOND["mve_agent"]
     if pipeline == "dd":
         return seconds * 20  # a sampler call at every environment step: ~20x an MLP policy's evaluation
-    synthesis = bank_rollouts(method, profile) / PER_SECOND["rollouts"] / 10  # IDM labelling: ~1/10 of sampling
+    rollouts = bank_rollouts(method, get_method(method).components["augmentation"](), profile)
+    synthesis = rollouts / PER_SECOND["rollouts"] / 10  # IDM labelling: ~1/10 of sampling
     return seconds + synthesis + profile.model_based_train_steps / PER_SECOND["agent"]
 
 
@@ -129,7 +129,7 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec
         configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
         for kind in shared_kinds(spec.method, configs):
             key = _model_key(spec, configs, kind)
-            rollouts = bank_rollouts(spec.method, profile) if kind == "bank" else 0
+            rollouts = bank_rollouts(spec.method, configs.get("augmentation"), profile) if kind == "bank" else 0
             if spec not in done:
                 needed[key] = max(needed.get(key, 0), rollouts)
             elif SHARED[kind].artifact in kept.get(spec, ()):
