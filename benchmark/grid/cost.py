@@ -12,6 +12,7 @@ model, otherwise from the budgets. GPU rates are not measured yet.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -21,7 +22,6 @@ from benchmark.grid.hyperparams import resolve, training_config
 from benchmark.grid.methods import AugmentationConfig, get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
-from benchmark.run.model_based import n_rollouts_for
 
 ROWS = 1_000_000
 # world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/
@@ -64,7 +64,7 @@ def bank_rollouts(method: str, augmentation: AugmentationConfig | None, profile:
     synthetic volume over its horizon (an H=1 sweep run reads 7x the rollouts of an H=7 one)."""
     if get_method(method).pipeline == "dwm":
         return profile.bank_samples_per_row * rows
-    return n_rollouts_for(augmentation.synthetic_volume, rows, augmentation.horizon)
+    return math.ceil(augmentation.synthetic_volume * rows / augmentation.horizon)
 
 
 def shared_seconds(kind: str, profile: Profile, rollouts: int = 0) -> float:
