@@ -11,7 +11,8 @@ from algorithms.world_model import DiffusionWorldModel, DiffusionWorldModelConfi
 from benchmark.run.artifacts import idm_contexts, window_batches, world_model, world_model_batches
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.transitions import Transitions
-from benchmark.run.model_based import BankRolloutSource, n_rollouts_for, synthetic_transitions
+from benchmark.grid.methods import AugmentationConfig
+from benchmark.run.model_based import BankRolloutSource, synthetic_transitions
 from benchmark.run.rollout_bank import BankSpec, RolloutBank, Rollouts, start_rows
 
 CONFIG = DiffusionWorldModelConfig(width=16)
@@ -131,12 +132,13 @@ def test_start_rows_are_a_uniform_draw_without_replacement():
     """DAWM-T (1x volume, H=7) on data made of two halves (say medium, then expert) starts from both in proportion;
     before, rollout j started at row j mod N, so 1/7 of the rows (all of the first half) were ever used."""
     n_rows = 14_000
-    n_rollouts = n_rollouts_for(1.0, n_rows, 7)  # 2000
+    n_rollouts = AugmentationConfig(synthetic_volume=1.0, horizon=7).rollouts(n_rows)  # 2000
     rows, samples = start_rows(seed=3, n_rows=n_rows, rollouts=range(n_rollouts))
     assert len(set(rows.tolist())) == n_rollouts and not samples.any()
     assert abs((rows >= n_rows // 2).mean() - 0.5) < 0.04
     # DAWM (8x): more rollouts than rows wrap into fresh permutations, every row once per pass
-    rows, samples = start_rows(seed=3, n_rows=n_rows, rollouts=range(n_rollouts_for(8.0, n_rows, 7)))
+    dawm_rollouts = AugmentationConfig(synthetic_volume=8.0, horizon=7).rollouts(n_rows)
+    rows, samples = start_rows(seed=3, n_rows=n_rows, rollouts=range(dawm_rollouts))
     assert sorted(rows[:n_rows].tolist()) == list(range(n_rows)) and samples[n_rows:].tolist() == [1] * 2000
     assert len(set(rows[n_rows:].tolist())) == 2000 and not np.array_equal(rows[n_rows:], rows[:2000])
     assert np.array_equal(start_rows(3, n_rows, range(14_100, 14_200))[0], rows[14_100:14_200])  # any chunk alone
@@ -176,7 +178,7 @@ def test_synthetic_transitions_real_first_action_idm_after_and_cut_at_terminals(
     assert real_rows.sum() == 4  # one real a_t per rollout
     assert np.allclose(synthetic.actions[~real_rows], np.tanh(0.5))
     assert synthetic.terminals.sum() == 2  # rollout 1 at its second step, rollout 3 at its first
-    assert n_rollouts_for(8.0, 1000, 7) == 1143
+    assert AugmentationConfig(synthetic_volume=8.0, horizon=7).rollouts(1000) == 1143
 
 
 def test_bank_source_draws_one_of_the_rows_samples_per_batch():

@@ -12,7 +12,6 @@ model, otherwise from the budgets. GPU rates are not measured yet.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -64,7 +63,7 @@ def bank_rollouts(method: str, augmentation: AugmentationConfig | None, profile:
     synthetic volume over its horizon (an H=1 sweep run reads 7x the rollouts of an H=7 one)."""
     if get_method(method).pipeline == "dwm":
         return profile.bank_samples_per_row * rows
-    return math.ceil(augmentation.synthetic_volume * rows / augmentation.horizon)
+    return augmentation.rollouts(rows)
 
 
 def shared_seconds(kind: str, profile: Profile, rollouts: int = 0) -> float:

@@ -7,6 +7,7 @@ DAWM share, or the one-step model of the baselines), `bank` (how its rollouts ar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from algorithms.agent import source
@@ -37,6 +38,10 @@ class AugmentationConfig:
         "ours: DAWM gives no ratio; an even split keeps the real data's weight independent of the synthetic "
         "volume, so DAWM vs DAWM-T isolates the volume"))
     horizon: int = field(default=7, metadata=source(DAWM + ": H=7"))
+
+    def rollouts(self, rows: int) -> int:
+        """Rollouts that give `synthetic_volume` x `rows` in transitions (before dropping those past terminals)."""
+        return math.ceil(self.synthetic_volume * rows / self.horizon)
 
     @property
     def draws_synthetic(self) -> bool:

@@ -71,11 +71,6 @@ class ModelRolloutSource:
         return Rollout(self.normalizer(states), rewards * self.reward_scale, alive)
 
 
-def n_rollouts_for(volume: float, data_size: int, horizon: int) -> int:
-    """Rollouts that give `volume` x the real data in transitions (before dropping those past terminals)."""
-    return int(np.ceil(volume * data_size / horizon))
-
-
 @torch.no_grad()
 def synthetic_transitions(rollouts: Rollouts, data: Transitions, env: str, idm: InverseDynamics,
                           normalizer: StateNormalizer, horizon: int, volume: float, seed: int,

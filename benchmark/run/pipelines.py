@@ -29,8 +29,7 @@ from benchmark.run.artifacts import artifact_summary, decision_diffuser, inverse
 from benchmark.data.normalization import StateNormalizer, reward_scale
 from benchmark.data.transitions import Transitions
 from benchmark.grid.hyperparams import ResolvedConfig
-from benchmark.run.model_based import (BankRolloutSource, ModelRolloutSource, n_rollouts_for, synthetic_buffer,
-                                   synthetic_transitions)
+from benchmark.run.model_based import BankRolloutSource, ModelRolloutSource, synthetic_buffer, synthetic_transitions
 from benchmark.grid.profiles import Profile
 from benchmark.run.rollout_bank import CHUNK_ROLLOUTS, BankSpec, RolloutBank, Rollouts
 from benchmark.run.seeding import RunSeeds
@@ -159,8 +158,7 @@ def dawm(ctx: Context) -> Setup:
     if not augmentation.draws_synthetic:  # the real data alone: the same batches, no model trained for nothing
         _with_agent(ctx, real, real.buffer, setup)
         return setup
-    rollouts = _rollouts(ctx, n_rollouts_for(augmentation.synthetic_volume, ctx.data.size, augmentation.horizon),
-                         setup)
+    rollouts = _rollouts(ctx, augmentation.rollouts(ctx.data.size), setup)
     idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
         ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
