@@ -106,6 +106,12 @@ def test_dd_official_preset_has_the_official_codes_settings():
     assert widths == [(1, 128), (128, 512), (512, 128)]  # the returns MLP: dim -> 4 dim -> dim
 
 
+def test_dwm_rerun_preset_updates_on_as_many_windows_as_dd_code():
+    """DD's code averages two micro-batches of 32 per update; the re-run preset takes the 64 in one pass."""
+    rerun, official = DecisionDiffuserConfig(), DDOfficialConfig()
+    assert rerun.batch_size * rerun.gradient_accumulation == official.batch_size * official.gradient_accumulation == 64
+
+
 def test_dd_official_network_sees_steps_199_to_0():
     from algorithms.diffusion.gaussian import GaussianDiffusion, SamplerSettings
 

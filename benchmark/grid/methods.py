@@ -66,7 +66,9 @@ class Method:
     # 3 (one-step methods): the one-step model stops on its held-out NLL after 5 epochs without a gain.
     # 3 (DAWM methods): DAWM's agents take DWM's RL-stage settings (algorithms/rl_stage.py: batch 128; for IQL a
     #   Gaussian actor, target rate 0.005 and reward normalisation on every task), not CORL's per-task ones.
+    # 3 (DD): DWM's re-run preset z-scores its plans like the world model (DD's CDF stays in dd-official).
     # 4 (one-step methods): the one-step model trains its full budget (DWM), no early stopping.
+    # 4 (DD): the plan model's update takes 64 windows, DD's code's 32 x 2 micro-batches (was 32: half of it).
     version: int = 2
 
 
@@ -93,7 +95,7 @@ METHODS: dict[str, Method] = {
                {"agent": OneStepTD3BCConfig, "world_model": OneStepModelConfig}, version=4),
         Method("onestep-iql", "OneStep-IQL", "one_step", {"agent": OneStepIQLConfig, "world_model": OneStepModelConfig},
                version=4),
-        Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}, version=3),
+        Method("dd", "DD", "dd", {"diffuser": DecisionDiffuserConfig, "idm": DDInverseDynamicsConfig}, version=4),
         Method("dd-official", "DD (official)", "dd", {"diffuser": DDOfficialConfig,
                                                       "idm": DDOfficialInverseDynamicsConfig}),
     )
