@@ -59,3 +59,44 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tiny_hopper, tmp_pat
     assert json.loads(spec.result_path(killed).read_text())["evaluations"] == reference["evaluations"]
     seconds = resumed["wall_time_s"]  # the whole run's, the killed segment included
     assert seconds["total"] >= seconds["train"] + seconds["eval"]
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (a submitit job's names its log folder)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_killed_run_command_takes_its_local_jobs_with_it(tiny_hopper, tmp_path, stop):
+    """submitit's jobs ignore SIGTERM: without the launcher's handler they trained on after `kill` of the parent."""
+    logs = tmp_path / "logs"
+    command = [sys.executable, "-m", "benchmark", "run", "--methods", "td3bc", "--profile", "quick", "--workers", "1",
+               "--quiet", "--results", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache"), "--logs", str(logs)]
+    parent = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    progress = logs / "progress"
+    try:
+        deadline = time.monotonic() + 300
+        while not (progress.is_dir() and any(progress.iterdir())):  # the job is training
+            assert parent.poll() is None, parent.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert processes_mentioning(str(logs))
+        parent.send_signal(stop)
+        assert parent.wait(timeout=60) == 130
+        assert "interrupted" in parent.stderr.read().decode()
+        deadline = time.monotonic() + 60
+        while processes_mentioning(str(logs)):
+            assert time.monotonic() < deadline, "a job outlived the command that started it"
+            time.sleep(0.1)
+    finally:
+        parent.kill()
+        for pid in processes_mentioning(str(logs)):
+            os.kill(pid, signal.SIGKILL)

@@ -7,9 +7,12 @@ Each job reports its progress to a small JSON file in the log folder; this proce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -165,6 +168,27 @@ class Monitor:
         self.overall.close()
 
 
+@contextlib.contextmanager
+def interrupted_by(*signals: signal.Signals):
+    """While inside, these signals raise KeyboardInterrupt, as Ctrl-C does, so `launch` cancels its local jobs.
+
+    submitit's jobs ignore SIGTERM (on SLURM it warns of a preemption), so a parent killed by `kill`, `timeout` or a
+    closed terminal would leave its local jobs training on with no one to collect them."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local", workers: int = 2,
            cluster: ClusterProfile | None = None, progress: str = "auto", wait: bool = True) -> list[Outcome]:
     """Run every spec; returns one outcome per run (none with wait=False: slurm submits and returns at once).
@@ -192,32 +216,34 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                                                     started=started))
             running.append((spec, submitted))
 
+    stops = (signal.SIGTERM, signal.SIGHUP) if executor == "local" else ()  # SLURM keeps its own jobs
     try:
-        if executor == "slurm":
-            submit(queue)
-            queue = []
-            if not wait:
-                running.clear()  # the jobs go on; `status` follows them
-                return outcomes
-        while queue or running:
-            if queue and len(running) < workers:
-                submit([queue.pop(0)])
-                continue
-            time.sleep(0.5)
-            for item in list(running):
-                spec, submitted = item
-                monitor.refresh(spec)
-                if not submitted.done():
+        with interrupted_by(*stops):
+            if executor == "slurm":
+                submit(queue)
+                queue = []
+                if not wait:
+                    running.clear()  # the jobs go on; `status` follows them
+                    return outcomes
+            while queue or running:
+                if queue and len(running) < workers:
+                    submit([queue.pop(0)])
                     continue
-                running.remove(item)
-                try:
-                    summary = submitted.result()
-                    outcomes.append(Outcome(spec, True, summary))
-                    monitor.finish(spec, f"done   {spec.name}: final {summary['final_score']:.1f}, best "
-                                         f"{summary['best_score']:.1f} ({summary['wall_time_s']:.0f} s)")
-                except Exception as error:  # the job's own traceback is in its log and failure record
-                    outcomes.append(Outcome(spec, False, error=str(error)))
-                    monitor.finish(spec, f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
+                time.sleep(0.5)
+                for item in list(running):
+                    spec, submitted = item
+                    monitor.refresh(spec)
+                    if not submitted.done():
+                        continue
+                    running.remove(item)
+                    try:
+                        summary = submitted.result()
+                        outcomes.append(Outcome(spec, True, summary))
+                        monitor.finish(spec, f"done   {spec.name}: final {summary['final_score']:.1f}, best "
+                                             f"{summary['best_score']:.1f} ({summary['wall_time_s']:.0f} s)")
+                    except Exception as error:  # the job's own traceback is in its log and failure record
+                        outcomes.append(Outcome(spec, False, error=str(error)))
+                        monitor.finish(spec, f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
     except KeyboardInterrupt:
         for _, submitted in running:
             submitted.cancel()
