@@ -24,8 +24,9 @@ from benchmark.grid.runspec import RunSpec
 
 ROWS = 1_000_000
 # world_model, idm, one_step_model: python -m ablations.model_budget's 150k-step trainings (results/measurements/
-# model_budget); diffuser: DD's plan model, measured before its training windows were normalised once (an upper
-# bound on its time); dd_idm: DD's 2x1024 IDM, 50k steps in 1,260-1,460 s in our quick runs
+# model_budget); diffuser: DD's plan model at batch 64, 16.7 steps/s in our quick runs on hopper- and
+# halfcheetah-medium (two runs on two cores), rounded down; dd_idm: DD's 2x1024 IDM, 50k steps in 1,260-1,460 s
+# in our quick runs
 PER_SECOND = {"agent": 70.0, "mve_agent": 35.0, "world_model": 29.0, "diffuser": 14.0, "idm": 170.0,
               "dd_idm": 34.0, "one_step_model": 160.0, "rollouts": 690.0, "evaluation_steps": 3_000.0}
 
