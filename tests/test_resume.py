@@ -61,16 +61,16 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tiny_hopper, tmp_pat
     assert seconds["total"] >= seconds["train"] + seconds["eval"]
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """PIDs whose command line contains `text` (a submitit job's names its log folder)."""
-    found = []
+def processes_mentioning(text: str, besides: int) -> set[int]:
+    """PIDs other than `besides` whose command line contains `text` (a submitit job's names its log folder)."""
+    found = set()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             if text in cmdline.read_bytes().decode(errors="replace"):
-                found.append(int(cmdline.parent.name))
+                found.add(int(cmdline.parent.name))
         except OSError:  # the process ended while we looked
             continue
-    return found
+    return found - {besides}
 
 
 @pytest.mark.slow
@@ -88,15 +88,15 @@ def test_a_killed_run_command_takes_its_local_jobs_with_it(tiny_hopper, tmp_path
             assert parent.poll() is None, parent.stderr.read().decode()
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert processes_mentioning(str(logs))
+        assert processes_mentioning(str(logs), besides=parent.pid)  # its job
         parent.send_signal(stop)
         assert parent.wait(timeout=60) == 130
         assert "interrupted" in parent.stderr.read().decode()
         deadline = time.monotonic() + 60
-        while processes_mentioning(str(logs)):
+        while processes_mentioning(str(logs), besides=parent.pid):
             assert time.monotonic() < deadline, "a job outlived the command that started it"
             time.sleep(0.1)
     finally:
         parent.kill()
-        for pid in processes_mentioning(str(logs)):
+        for pid in processes_mentioning(str(logs), besides=parent.pid):
             os.kill(pid, signal.SIGKILL)
