@@ -73,25 +73,33 @@ def processes_mentioning(text: str, besides: int) -> set[int]:
     return found - {besides}
 
 
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell script's background job starts
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
-def test_a_killed_run_command_takes_its_local_jobs_with_it(tiny_hopper, tmp_path, stop):
+@pytest.mark.parametrize("stop, sigint_ignored", [(signal.SIGTERM, False), (signal.SIGHUP, False),
+                                                   (signal.SIGTERM, True)])
+def test_a_killed_run_command_takes_its_local_jobs_with_it(tiny_hopper, tmp_path, stop, sigint_ignored):
     """submitit's jobs ignore SIGTERM: without the launcher's handler they trained on after `kill` of the parent."""
     logs = tmp_path / "logs"
     command = [sys.executable, "-m", "benchmark", "run", "--methods", "td3bc", "--profile", "quick", "--workers", "1",
                "--quiet", "--results", str(tmp_path / "runs"), "--cache", str(tmp_path / "cache"), "--logs", str(logs)]
-    parent = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    errors = tmp_path / "stderr.txt"  # not a pipe: jobs that outlive the parent would hold it open, and reading it hang
     progress = logs / "progress"
+    with errors.open("wb") as stderr:
+        parent = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=stderr,
+                                  preexec_fn=ignore_sigint if sigint_ignored else None)
     try:
         deadline = time.monotonic() + 300
         while not (progress.is_dir() and any(progress.iterdir())):  # the job is training
-            assert parent.poll() is None, parent.stderr.read().decode()
+            assert parent.poll() is None, errors.read_text()
             assert time.monotonic() < deadline
             time.sleep(0.1)
         assert processes_mentioning(str(logs), besides=parent.pid)  # its job
         parent.send_signal(stop)
         assert parent.wait(timeout=60) == 130
-        assert "interrupted" in parent.stderr.read().decode()
+        assert "interrupted" in errors.read_text()
         deadline = time.monotonic() + 60
         while processes_mentioning(str(logs), besides=parent.pid):
             assert time.monotonic() < deadline, "a job outlived the command that started it"

@@ -173,7 +173,9 @@ def interrupted_by(*signals: signal.Signals):
     """While inside, these signals raise KeyboardInterrupt, as Ctrl-C does, so `launch` cancels its local jobs.
 
     submitit's jobs ignore SIGTERM (on SLURM it warns of a preemption), so a parent killed by `kill`, `timeout` or a
-    closed terminal would leave its local jobs training on with no one to collect them."""
+    closed terminal would leave its local jobs training on with no one to collect them. Handling SIGINT here too
+    matters when this process inherited it ignored (a shell script's background job): jobs started meanwhile
+    inherit the ignore unless a handler replaces it, and cancelling a local job is a SIGINT."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
@@ -216,7 +218,7 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                                                     started=started))
             running.append((spec, submitted))
 
-    stops = (signal.SIGTERM, signal.SIGHUP) if executor == "local" else ()  # SLURM keeps its own jobs
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if executor == "local" else ()  # SLURM keeps its own
     try:
         with interrupted_by(*stops):
             if executor == "slurm":
