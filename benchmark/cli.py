@@ -16,7 +16,7 @@ import torch
 
 from benchmark.run.completion import is_done, result_state
 from benchmark import options
-from benchmark.grid.cost import cost_table
+from benchmark.grid.cost import cached_models, cost_table
 from benchmark.data import DataSpec, load_dataset
 from benchmark.data.build import build_many
 from benchmark.data.minari_io import datasets_root
@@ -123,22 +123,13 @@ def cached_keys(cache: Path) -> set[str]:
     return {folder.name for folder in Path(cache).glob("*/*") if folder.is_dir()}
 
 
-def kept_artifacts(done: set[RunSpec], results: Path, cache: Path) -> dict[RunSpec, set[str]]:
-    """Per finished run, the shared models it used (its result file's artifacts) that are still in the cache."""
-    cached = cached_keys(cache)
-    kept = {}
-    for spec in done:
-        artifacts = json.loads(spec.result_path(results).read_text()).get("artifacts", {})
-        kept[spec] = {name for name, artifact in artifacts.items() if artifact.get("key") in cached}
-    return kept
-
-
 def command_dry_run(args: argparse.Namespace, specs: list[RunSpec]) -> int:
     """The grid, what is done and what is left, and its cost; nothing is built, loaded or written."""
     done = {s for s in specs if result_state(s, args.results)[0] == "done"}
     runs = load_runs(args.results)
-    measured = runs[(runs["profile"] == specs[0].profile) & (runs["source"] == specs[0].data.source)]
-    table = cost_table(specs, done, kept_artifacts(done, args.results, args.cache), measured,
+    same_data = runs[runs["source"] == specs[0].data.source]
+    built = cached_models((json.loads(Path(path).read_text()) for path in same_data["path"]), cached_keys(args.cache))
+    table = cost_table(specs, done, built, same_data[same_data["profile"] == specs[0].profile],
                        get_profile(specs[0].profile))
     left = float(table["core-hours left"].sum())
     print(f"dry run: {len(specs)} runs, {len(done)} done, {len(specs) - len(done)} to run (profile "

@@ -171,14 +171,19 @@ def test_dry_run_prints_the_cost_and_runs_nothing(tmp_path, capsys):
 
 
 def test_dry_run_prices_again_a_world_model_a_finished_run_used_once_it_is_gone_from_the_cache(tmp_path, capsys):
+    import dataclasses
+
+    from benchmark.grid.hyperparams import resolve
     from benchmark.results import write_json_atomic
     from tests.report_fixtures import write_result
 
     results, cache = tmp_path / "results", tmp_path / "cache"
     path = write_result(results, "hopper-medium-v2", "dwm-td3bc", 0, 50.0)
     result = json.loads(path.read_text())
-    write_json_atomic(path, result | {"artifacts": {"world_model": {"key": "0123abcd", "train_time_s": 1800.0},
-                                                   "rollout_bank": {"key": "4567cdef", "rollouts": 2_000_000}}})
+    configs = resolve("dwm-td3bc", "hopper-medium-v2").configs
+    write_json_atomic(path, result | {"config": {name: dataclasses.asdict(config) for name, config in configs.items()},
+                                      "artifacts": {"world_model": {"key": "0123abcd", "train_time_s": 1800.0},
+                                                    "rollout_bank": {"key": "4567cdef", "rollouts": 2_000_000}}})
     (cache / "world_models" / "0123abcd").mkdir(parents=True)
     (cache / "banks" / "4567cdef").mkdir(parents=True)
 

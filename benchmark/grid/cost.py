@@ -5,20 +5,23 @@ method's result files already present for this profile where there are some, oth
 at rates measured on our 2-core CPU machines (two single-threaded runs sharing the machine; machine-facts.md
 and our own runs), for a 1M-row dataset. The models runs share (the diffusion world model, its rollout bank,
 DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
-and not at all where a finished run used one that is still in the cache (a fresh machine or a cleared cache
-trains them again for the runs left): at the median training time the result files record for that kind of
-model, otherwise from the budgets. GPU rates are not measured yet.
+and not at all where a finished run of this grid or another (an RTG sweep's runs reuse the method's own models)
+used one that is still in the cache (a fresh machine or a cleared cache trains them again for the runs left): at
+the median training time the result files record for that kind of model, otherwise from the budgets. GPU rates
+are not measured yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import dataclasses
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.grid.hyperparams import resolve, training_config
-from benchmark.grid.methods import AugmentationConfig, get_method
+from benchmark.grid.hyperparams import resolve
+from benchmark.grid.methods import METHODS, AugmentationConfig, get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
 
@@ -37,15 +40,19 @@ class SharedModel:
     phase: str  # its wall-time phase in a result file, which the runs' own cost leaves out
     artifact: str  # its entry in a result file's artifacts, which records how long its training took
     components: tuple[str, ...]  # the config components it is trained from: another setting makes another model
+    steps: str  # the profile's budget it trains for (a bank's: its world model's)
 
 
 SHARED = {
-    "world_model": SharedModel("shared: diffusion world model", "world_model", "world_model", ("world_model",)),
-    "bank": SharedModel("shared: rollout bank", "rollouts", "rollout_bank", ("world_model", "bank")),
-    "idm": SharedModel("shared: DAWM's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",)),
-    "one_step_model": SharedModel("shared: one-step model", "world_model", "world_model", ("world_model",)),
-    "diffuser": SharedModel("shared: DD's plan model", "diffuser", "diffuser", ("diffuser",)),
-    "dd_idm": SharedModel("shared: DD's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",)),
+    "world_model": SharedModel("shared: diffusion world model", "world_model", "world_model", ("world_model",),
+                               "world_model_steps"),
+    "bank": SharedModel("shared: rollout bank", "rollouts", "rollout_bank", ("world_model", "bank"),
+                        "world_model_steps"),
+    "idm": SharedModel("shared: DAWM's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",), "idm_steps"),
+    "one_step_model": SharedModel("shared: one-step model", "world_model", "world_model", ("world_model",),
+                                  "one_step_model_steps"),
+    "diffuser": SharedModel("shared: DD's plan model", "diffuser", "diffuser", ("diffuser",), "world_model_steps"),
+    "dd_idm": SharedModel("shared: DD's IDM", "inverse_dynamics", "inverse_dynamics", ("idm",), "idm_steps"),
 }
 SHARED_BY_PIPELINE = {"model_free": (), "dd": ("diffuser", "dd_idm"), "one_step": ("one_step_model",),
                       "dwm": ("world_model", "bank"), "dawm": ("world_model", "bank", "idm")}
@@ -99,12 +106,37 @@ def own_seconds(method: str, phases: dict[str, float]) -> float:
     return sum(seconds for phase, seconds in phases.items() if phase != "total" and phase not in shared)
 
 
-def _model_key(spec: RunSpec, configs: dict, kind: str) -> tuple:
-    """Which shared model a run needs, given its resolved `configs`: what the cache keys it by, less the data (one
-    per task). Runs of one task and seed share it where their settings of its components agree, sampling settings
-    aside (DD's RTG sweep)."""
-    setting = tuple(sorted(training_config(configs[c]).items()) for c in SHARED[kind].components)
-    return spec.task, spec.seed, kind, repr(setting), spec.budget
+def model_key(run: Mapping, configs: Mapping[str, Mapping], budgets: Mapping[str, int], kind: str) -> tuple:
+    """Which shared model of `kind` a run (task, method, seed) trains or loads: what the cache keys it by, less the
+    data (one dataset per task and source). `configs`: its resolved components as plain values (a result file's
+    `config`); `budgets`: its profile's. Runs of one task and seed share the model where their settings of its
+    components agree, sampling settings aside (DD's RTG sweep)."""
+    components = get_method(run["method"]).components
+    setting = {c: {name: value for name, value in configs[c].items()
+                   if name not in getattr(components[c], "SAMPLING_FIELDS", ())} for c in SHARED[kind].components}
+    return run["task"], run["seed"], kind, json.dumps(setting, sort_keys=True), budgets[SHARED[kind].steps]
+
+
+def _spec_key(spec: RunSpec, configs: dict, kind: str, profile: Profile) -> tuple:
+    budgets = dataclasses.asdict(dataclasses.replace(profile, **dict(spec.budget)))
+    plain = {c: dataclasses.asdict(configs[c]) for c in SHARED[kind].components}
+    return model_key({"task": spec.task, "method": spec.method, "seed": spec.seed}, plain, budgets, kind)
+
+
+def cached_models(results: Iterable[Mapping], cached: Collection[str]) -> dict[tuple, int]:
+    """The shared models that finished runs (`results`: their result files, of one data source) used and that are
+    still in the cache (`cached`: its content keys), by `model_key`: a bank's rollouts, 0 for the others."""
+    built: dict[tuple, int] = {}
+    for result in results:
+        run, artifacts = result["run"], result.get("artifacts", {})
+        if run["method"] not in METHODS or "config" not in result:  # a method since removed; a file from older code
+            continue
+        for kind in SHARED_BY_PIPELINE[get_method(run["method"]).pipeline]:
+            artifact = artifacts.get(SHARED[kind].artifact, {})
+            if artifact.get("key") in cached:
+                key = model_key(run, result["config"], result["profile"], kind)
+                built[key] = max(built.get(key, 0), artifact.get("rollouts", 0))
+    return built
 
 
 def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
@@ -118,27 +150,23 @@ def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
     return {kind: float(pd.Series(list(seconds.values())).median()) for kind, seconds in times.items()}
 
 
-def _shared_rows(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec, Collection[str]],
-                 measured: dict[str, float], profile: Profile) -> list[dict]:
-    """One row per kind of shared model: how many the grid needs, how many are built (a finished run used them
-    and they are still in the cache) and how many are left to train for the runs not done yet."""
+def _shared_rows(specs: list[RunSpec], done: set[RunSpec], built: Mapping[tuple, int], measured: dict[str, float],
+                 profile: Profile) -> list[dict]:
+    """One row per kind of shared model: how many the grid needs, how many are built (`cached_models`) and how
+    many are left to train for the runs not done yet."""
     needed: dict[tuple, int] = {}  # model -> rollouts (the bank) or 0
-    built: dict[tuple, int] = {}
-    cleared: set[tuple] = set()  # used by finished runs, gone from the cache: built again only if still needed
+    grid: set[tuple] = set()  # every model of the grid's runs, done or not
     for spec in specs:
         configs = resolve(spec.method, spec.task).with_overrides(spec.overrides, "").configs
         for kind in shared_kinds(spec.method, configs):
-            key = _model_key(spec, configs, kind)
-            rollouts = bank_rollouts(spec.method, configs.get("augmentation"), profile) if kind == "bank" else 0
+            key = _spec_key(spec, configs, kind, profile)
+            grid.add(key)
             if spec not in done:
+                rollouts = bank_rollouts(spec.method, configs.get("augmentation"), profile) if kind == "bank" else 0
                 needed[key] = max(needed.get(key, 0), rollouts)
-            elif SHARED[kind].artifact in kept.get(spec, ()):
-                built[key] = max(built.get(key, 0), rollouts)
-            else:
-                cleared.add(key)
     rows = []
     for kind, model in SHARED.items():
-        keys = {key for key in needed.keys() | built.keys() | cleared if key[2] == kind}
+        keys = {key for key in grid if key[2] == kind}
         if not keys:
             continue
         if kind == "bank":  # a bank grows to the largest draw any of its runs needs
@@ -167,11 +195,10 @@ def _per_run(method: str, own: pd.DataFrame, profile: Profile) -> tuple[float, s
     return estimated_seconds(method, profile), "estimate"
 
 
-def cost_table(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec, Collection[str]],
-               measured: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def cost_table(specs: list[RunSpec], done: set[RunSpec], built: Mapping[tuple, int], measured: pd.DataFrame,
+               profile: Profile) -> pd.DataFrame:
     """One row per method (its runs' own work) and per kind of shared model: in the grid, done, to run, hours
-    each and core-hours for what is left. `kept`: per finished run, the entries of its result file's artifacts
-    whose models are still in the cache."""
+    each and core-hours for what is left. `built`: the shared models in the cache (`cached_models`)."""
     own = pd.DataFrame({"method": measured["method"], "seconds": [own_seconds(m, p) for m, p in
                                                                    zip(measured["method"], measured["phase_seconds"])]})
     own["pipeline"] = [get_method(m).pipeline for m in own["method"]]
@@ -183,4 +210,4 @@ def cost_table(specs: list[RunSpec], done: set[RunSpec], kept: Mapping[RunSpec, 
         rows.append({"method": method, "runs": len(grid), "done": len(grid) - len(todo), "to run": len(todo),
                      "hours per run": f"{per_run / 3600:.2f} ({how})",
                      "core-hours left": round(len(todo) * per_run / 3600, 1)})
-    return pd.DataFrame(rows + _shared_rows(specs, done, kept, _measured_seconds(measured), profile))
+    return pd.DataFrame(rows + _shared_rows(specs, done, built, _measured_seconds(measured), profile))
