@@ -80,6 +80,6 @@ def print_dry_run(specs: list[AccuracySpec], folder: Path, cache: Path) -> int:
     print(f"dry run: {len(specs)} measurements, {done} done, {len(specs) - done} to measure (profile "
           f"{specs[0].profile}, source {specs[0].data.source}); nothing was started\n\n"
           f"{table.to_markdown(index=False)}\n\nabout {left:.1f} core-hours left, priced from {origin}; here "
-          f"they run one after another on one core ({os.cpu_count()} on this machine; `--executor slurm` runs them "
-          f"as one job array)")
+          f"they run `--workers` at a time, one per core by default ({os.cpu_count()} on this machine; "
+          f"`--executor slurm` runs them as one job array)")
     return 0

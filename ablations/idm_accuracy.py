@@ -216,7 +216,7 @@ def report(folder: Path, tasks: list[str], seeds: list[int], profile: str, out: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.idm_accuracy", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     parents=[options.selection(), options.cache(), options.cluster(),
+                                     parents=[options.selection(), options.cache(), options.measurement_execution(),
                                               options.device(), options.measurement_skipping()])
     parser.add_argument("--starts", type=int, default=2048, help="held-out rows the rollouts start from")
     parser.add_argument("--measurements", type=Path, default=DEFAULT_MEASUREMENTS)
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = [spec for spec in specs if not measured(spec.path(args.measurements), checksums[spec.task])]
         if todo:
             run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
-                             args.measurements, "idm-accuracy", args.executor, args.cluster_profile)
+                             args.measurements, "idm-accuracy", args.executor, args.cluster_profile, args.workers)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
     return 0
 

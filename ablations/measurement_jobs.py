@@ -1,20 +1,25 @@
-"""Running measurement jobs (idm_accuracy, model_budget): one after another here with a progress bar per
-training phase, or as one SLURM job array."""
+"""Running measurement jobs (idm_accuracy, model_budget): here, one at a time in this process with a progress bar
+per training phase or `--workers` at a time in their own processes, or as one SLURM job array."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import submitit
 from tqdm import tqdm
 
 from ablations.model_accuracy import Report
 from benchmark.launch.cluster import load_cluster_profile
-from benchmark.launch.launcher import make_executor
+from benchmark.launch.launcher import interrupted_by, make_executor
 from benchmark.run.completion import set_aside
+from benchmark.run.failures import exception_line
 
 
 def measured(path: Path, dataset_checksum: str) -> bool:
@@ -48,18 +53,55 @@ def tqdm_report(label: str) -> Report:
 
 
 def run_measurements(specs: list, job: Callable, folder: Path, name: str, executor: str, cluster_profile: str,
-                     ) -> None:
-    """job(spec, report) for every spec (each with .task and .seed); it returns what it wrote."""
-    if executor == "local":
+                     workers: int | None = None) -> None:
+    """job(spec, report) for every spec (each with .task and .seed); it returns what it wrote. Local: at most
+    `workers` (default: one per CPU core) at a time, each a process of its own; in this process where that is one."""
+    workers = min(workers or os.cpu_count() or 1, len(specs))
+    if executor == "local" and workers == 1:
         for spec in specs:
             print(f"done   {job(spec, tqdm_report(f'{spec.task}/seed{spec.seed}'))}")
         return
     log_dir = Path(folder) / "logs" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+    def finished(spec, submitted: submitit.Job) -> None:
+        try:
+            print(f"done   {submitted.result()}", flush=True)
+        except Exception as error:  # the traceback is in the job's log
+            print(f"FAILED {spec.task} seed {spec.seed}: {exception_line(str(error))} (log: {submitted.paths.stderr})",
+                  file=sys.stderr)
+
+    if executor == "local":
+        print(f"{len(specs)} measurements, {workers} at a time; job logs in {log_dir}", flush=True)
+        _in_turns(make_executor("local", log_dir), specs, job, workers, finished)
+        return
     ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
     with ex.batch():
-        jobs = [ex.submit(job, spec, lambda phase: None) for spec in specs]
+        jobs = [ex.submit(job, spec, _silent) for spec in specs]
     for spec, submitted in zip(specs, jobs):
+        finished(spec, submitted)
+
+
+def _silent(phase: str) -> None:
+    """A job's report where no one watches its bars (another process, a SLURM node)."""
+
+
+def _in_turns(ex: submitit.Executor, specs: list, job: Callable, workers: int,
+              finished: Callable[[object, submitit.Job], None]) -> None:
+    """At most `workers` local jobs in flight; finished(spec, job) as each ends. Interrupted (Ctrl-C, kill, a
+    closed terminal), it cancels the jobs in flight, which would otherwise train on unseen (see
+    `interrupted_by`); their models resume from their checkpoints on the next call."""
+    queue, running = list(specs), []
+    with interrupted_by(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
-            print(f"done   {submitted.result()}")
-        except Exception as error:  # the traceback is in the job's log
-            print(f"FAILED {spec.task} seed {spec.seed}: {error} (log: {submitted.paths.stderr})", file=sys.stderr)
+            while queue or running:
+                while queue and len(running) < workers:
+                    spec = queue.pop(0)
+                    running.append((spec, ex.submit(job, spec, _silent)))
+                time.sleep(0.5)
+                for item in [item for item in running if item[1].done()]:
+                    running.remove(item)
+                    finished(*item)
+        except KeyboardInterrupt:
+            for _, submitted in running:
+                submitted.cancel()
+            raise

@@ -107,7 +107,7 @@ def measure_budgets(spec: BudgetSpec, out: Path, report: Report = lambda phase: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ablations.model_budget", description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     parents=[options.selection(), options.cache(), options.cluster(),
+                                     parents=[options.selection(), options.cache(), options.measurement_execution(),
                                               options.device()])
     parser.add_argument("--budgets", nargs="+", type=int, default=list(DEFAULT_BUDGETS),
                         help="training steps to measure, multiples of 1000 (default 15000 50000 150000)")
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if todo:
         run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,
                                                                                         report))),
-                         args.measurements, "model-budget", args.executor, args.cluster_profile)
+                         args.measurements, "model-budget", args.executor, args.cluster_profile, args.workers)
     print("draw them with `python -m ablations.model_quality`")
     return 0
 

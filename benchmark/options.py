@@ -81,6 +81,15 @@ def cluster() -> argparse.ArgumentParser:
     return parser
 
 
+def measurement_execution() -> argparse.ArgumentParser:
+    """How a measurement ablation's jobs run (with `cluster`'s options)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, parents=[cluster()])
+    parser.add_argument("--workers", type=workers, help="local: measurements at a time, each in a process of its own "
+                                                         "(default: one per CPU core; with 1 they run here, with a "
+                                                         "progress bar per model)")
+    return parser
+
+
 def device() -> argparse.ArgumentParser:
     """Where the work runs."""
     parser = _parent()
