@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.grid.hyperparams import resolve
+from benchmark.grid.hyperparams import resolve, training_fields
 from benchmark.grid.methods import METHODS, AugmentationConfig, get_method
 from benchmark.grid.profiles import Profile
 from benchmark.grid.runspec import RunSpec
@@ -112,8 +112,7 @@ def model_key(run: Mapping, configs: Mapping[str, Mapping], budgets: Mapping[str
     `config`); `budgets`: its profile's. Runs of one task and seed share the model where their settings of its
     components agree, sampling settings aside (DD's RTG sweep)."""
     components = get_method(run["method"]).components
-    setting = {c: {name: value for name, value in configs[c].items()
-                   if name not in getattr(components[c], "SAMPLING_FIELDS", ())} for c in SHARED[kind].components}
+    setting = {c: training_fields(components[c], configs[c]) for c in SHARED[kind].components}
     return run["task"], run["seed"], kind, json.dumps(setting, sort_keys=True), budgets[SHARED[kind].steps]
 
 

@@ -7,6 +7,7 @@ reference code tunes per task or per environment, the setting is in TASK_SETTING
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +82,12 @@ class ResolvedConfig:
 
 def training_config(config) -> dict:
     """What of `config` the trained weights depend on: all but its SAMPLING_FIELDS (read only when sampling)."""
-    return {name: value for name, value in dataclasses.asdict(config).items()
-            if name not in getattr(config, "SAMPLING_FIELDS", ())}
+    return training_fields(type(config), dataclasses.asdict(config))
+
+
+def training_fields(config_class: type, values: Mapping[str, Any]) -> dict:
+    """`training_config` of a config given as plain values (a result file's `config` entry) and its class."""
+    return {name: value for name, value in values.items() if name not in getattr(config_class, "SAMPLING_FIELDS", ())}
 
 
 def _field_sources(config_class: type) -> dict[str, str]:
