@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from tqdm import tqdm
 
 from ablations.model_accuracy import Report
 from benchmark.launch.cluster import load_cluster_profile
-from benchmark.launch.launcher import interrupted_by, make_executor
+from benchmark.launch.launcher import LOCAL_STOPS, cancelled_when_interrupted, make_executor
 from benchmark.run.completion import set_aside
 from benchmark.run.failures import exception_line
 
@@ -87,21 +86,15 @@ def _silent(phase: str) -> None:
 
 def _in_turns(ex: submitit.Executor, specs: list, job: Callable, workers: int,
               finished: Callable[[object, submitit.Job], None]) -> None:
-    """At most `workers` local jobs in flight; finished(spec, job) as each ends. Interrupted (Ctrl-C, kill, a
-    closed terminal), it cancels the jobs in flight, which would otherwise train on unseen (see
-    `interrupted_by`); their models resume from their checkpoints on the next call."""
+    """At most `workers` local jobs in flight; finished(spec, job) as each ends. Interrupted, it cancels the jobs
+    in flight (`cancelled_when_interrupted`); their models resume from their checkpoints on the next call."""
     queue, running = list(specs), []
-    with interrupted_by(signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        try:
-            while queue or running:
-                while queue and len(running) < workers:
-                    spec = queue.pop(0)
-                    running.append((spec, ex.submit(job, spec, _silent)))
-                time.sleep(0.5)
-                for item in [item for item in running if item[1].done()]:
-                    running.remove(item)
-                    finished(*item)
-        except KeyboardInterrupt:
-            for _, submitted in running:
-                submitted.cancel()
-            raise
+    with cancelled_when_interrupted(running, *LOCAL_STOPS):
+        while queue or running:
+            while queue and len(running) < workers:
+                spec = queue.pop(0)
+                running.append((spec, ex.submit(job, spec, _silent)))
+            time.sleep(0.5)
+            for item in [item for item in running if item[1].done()]:
+                running.remove(item)
+                finished(*item)

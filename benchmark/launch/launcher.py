@@ -191,6 +191,22 @@ def interrupted_by(*signals: signal.Signals):
             signal.signal(number, handler)
 
 
+LOCAL_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
+
+
+@contextlib.contextmanager
+def cancelled_when_interrupted(running: list[tuple[object, submitit.Job]], *signals: signal.Signals):
+    """Ctrl-C, or one of `signals` (`interrupted_by`), cancels the jobs in `running` (pairs (what, job), read when
+    the interruption comes) and goes on as KeyboardInterrupt."""
+    with interrupted_by(*signals):
+        try:
+            yield
+        except KeyboardInterrupt:
+            for _, submitted in running:
+                submitted.cancel()
+            raise
+
+
 def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str = "local", workers: int = 2,
            cluster: ClusterProfile | None = None, progress: str = "auto", wait: bool = True) -> list[Outcome]:
     """Run every spec; returns one outcome per run (none with wait=False: slurm submits and returns at once).
@@ -218,9 +234,9 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                                                     started=started))
             running.append((spec, submitted))
 
-    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if executor == "local" else ()  # SLURM keeps its own
+    stops = LOCAL_STOPS if executor == "local" else ()  # SLURM keeps its own jobs
     try:
-        with interrupted_by(*stops):
+        with cancelled_when_interrupted(running, *stops):
             if executor == "slurm":
                 submit(queue)
                 queue = []
@@ -246,10 +262,6 @@ def launch(specs: list[RunSpec], results_dir: Path, log_dir: Path, executor: str
                     except Exception as error:  # the job's own traceback is in its log and failure record
                         outcomes.append(Outcome(spec, False, error=str(error)))
                         monitor.finish(spec, f"FAILED {spec.name}: {_last_line(spec.failure_path(results_dir), error)}")
-    except KeyboardInterrupt:
-        for _, submitted in running:
-            submitted.cancel()
-        raise
     finally:
         monitor.close()
     return outcomes
