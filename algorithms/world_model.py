@@ -8,7 +8,7 @@ a return-to-go, as DWM does: future states and rewards only, never future action
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import torch
 
@@ -30,6 +30,10 @@ class WorldModel(Protocol):
 
 @dataclass(frozen=True)
 class DiffusionWorldModelConfig:
+    # read only when sampling: the trained weights do not depend on it (it stays out of the model's cache key; the
+    # rollout bank, whose content does, keys it itself)
+    SAMPLING_FIELDS: ClassVar[tuple[str, ...]] = ("sampler",)
+
     sequence_length: int = field(default=8, metadata=source(DWM + " (T=8; H=7 rollouts)"))
     diffusion_steps: int = field(default=5, metadata=source(DWM + " (K=5)"))
     normalizer: str = field(default="zscore", metadata=source(

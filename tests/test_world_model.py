@@ -48,6 +48,22 @@ def test_world_model_samples_the_interface_shapes(tmp_path):
     assert same.sha256 == artifact.sha256  # cached, not retrained
 
 
+def test_a_sampler_override_reuses_the_trained_world_model_and_samples_with_its_own_settings(tmp_path):
+    from algorithms.diffusion.gaussian import SamplerSettings
+
+    data = episode_data()
+    cpu = torch.device("cpu")
+    resampled = dataclasses.replace(CONFIG, sampler=SamplerSettings(steps=2, guidance=1.0))
+    first, artifact = world_model(data, CONFIG, steps=2, seed=0, device=cpu, cache=tmp_path)
+    again, reused = world_model(data, resampled, steps=2, seed=0, device=cpu, cache=tmp_path)
+    _, retrained = world_model(data, dataclasses.replace(CONFIG, width=8), steps=2, seed=0, device=cpu, cache=tmp_path)
+    assert reused.path == artifact.path and reused.sha256 == artifact.sha256
+    assert "sampler" not in artifact.meta["config"] and retrained.path != artifact.path
+    assert again.config.sampler == resampled.sampler and first.config.sampler == CONFIG.sampler
+    banks = [BankSpec(artifact.sha256, config.sampler, 0.7, 0, data.checksum(), 7, 64) for config in (CONFIG, resampled)]
+    assert banks[0].key != banks[1].key  # what a bank holds does depend on the sampler
+
+
 def _model(data: Transitions, config: DiffusionWorldModelConfig = CONFIG) -> DiffusionWorldModel:
     rows = np.concatenate([data.observations, data.rewards[:, None]], axis=1)
     return DiffusionWorldModel(config, data.obs_dim, data.act_dim, rows)
