@@ -232,6 +232,26 @@ def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
     assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
+def test_a_nested_configs_fields_are_overridden_one_by_one_and_the_rest_kept(tmp_path, capsys):
+    from algorithms.diffusion.gaussian import SamplerSettings
+    from benchmark.cli import build_grid, parser
+
+    config = tmp_path / "sampler.yaml"
+    config.write_text("world_model:\n  sampler: {temperature: 1}\n")
+    (spec,) = build_grid(parser().parse_args([
+        "run", "--methods", "dwm-td3bc", "--tasks", "hopper-medium-v2", "--config", str(config),
+        "--set", "world_model.sampler.steps=5", "world_model.sampler.guidance=1"]))
+    assert spec.overrides == (("world_model", "sampler", SamplerSettings(steps=5, temperature=1.0, guidance=1.0)),)
+    results = tmp_path / "results"
+    for item, expected in [("world_model.sampler.stepz=5", "SamplerSettings has no field 'stepz'; its fields: steps, "
+                                                           "temperature, guidance"),
+                           ("world_model.sampler.steps=2.5", "world_model.sampler.steps: 2.5 is not a int"),
+                           ("world_model.sampler=5", "5 is not a mapping of SamplerSettings's fields"),
+                           ("world_model.sampler.=5", "write component.field=value")]:
+        assert main(["run", "--methods", "dwm-td3bc", "--set", item, "--results", str(results)]) == 2
+        assert expected in capsys.readouterr().err and not results.exists()
+
+
 def test_overrides_are_checked_together_against_the_configs_own_rules(tmp_path, capsys):
     from benchmark.cli import build_grid, parser
 

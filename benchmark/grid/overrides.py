@@ -23,14 +23,18 @@ Override = tuple[str, str, Any]  # (component, field, value)
 
 
 def parse_set(items: list[str]) -> list[Override]:
-    """`component.field=value`, the value read as YAML (0.001, true, [256, 256], a string)."""
+    """`component.field=value`, the value read as YAML (0.001, true, [256, 256], a string); a field of a nested
+    config as `component.field.part=value` (`world_model.sampler.steps=5`)."""
     overrides = []
     for item in items:
         key, sep, text = item.partition("=")
-        component, dot, name = key.partition(".")
-        if not (sep and dot and component and name):
+        component, *path = key.split(".")
+        if not (sep and component and path and all(path)):
             raise UsageError(f"--set {item!r}: write component.field=value, e.g. --set agent.tau=0.001")
-        overrides.append((component, name, yaml.safe_load(text)))
+        value = yaml.safe_load(text)
+        for part in reversed(path[1:]):
+            value = {part: value}
+        overrides.append((component, path[0], value))
     return overrides
 
 
@@ -47,7 +51,18 @@ def read_config(path: Path) -> list[Override]:
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
-    """The value in the field's type (a YAML int for a float field is fine; a list for a tuple field too)."""
+    """The value in the field's type (a YAML int for a float field is fine; a list for a tuple field too; a
+    mapping of some of its fields for a nested config, the others kept)."""
+    if dataclasses.is_dataclass(default):
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: {value!r} is not a mapping of {type(default).__name__}'s fields, "
+                             f"e.g. {where}.{dataclasses.fields(default)[0].name}=...")
+        fields = [f.name for f in dataclasses.fields(default)]
+        if unknown := sorted(set(value) - set(fields)):
+            raise UsageError(f"{where}: {type(default).__name__} has no field {unknown[0]!r}; its fields: "
+                             f"{', '.join(fields)}")
+        return dataclasses.replace(default, **{name: _coerce(part, getattr(default, name), f"{where}.{name}")
+                                               for name, part in value.items()})
     if isinstance(default, bool) or default is None:
         ok = isinstance(value, bool) or default is None
     elif isinstance(default, (int, float)):
@@ -69,7 +84,7 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
     error naming what is valid. Every method of the grid must have the component."""
     resolved = {method: resolve(method, task) for method in methods}
     checked = []
-    for component, name, value in overrides:
+    for component, name, value in _merged(overrides):
         where = f"{component}.{name}"
         for method in methods:
             configs = resolved[method].configs
@@ -88,6 +103,16 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
         except ValueError as error:
             raise UsageError(f"--set for method {method}: {error}") from None
     return tuple(checked)
+
+
+def _merged(overrides: list[Override]) -> list[Override]:
+    """One override per field, the last value winning; parts of one nested field (`sampler.steps`,
+    `sampler.guidance`) merged into one mapping."""
+    merged: dict[tuple[str, str], Any] = {}
+    for component, name, value in overrides:
+        earlier = merged.get((component, name))
+        merged[component, name] = earlier | value if isinstance(earlier, dict) and isinstance(value, dict) else value
+    return [(component, name, value) for (component, name), value in merged.items()]
 
 
 def variant_name(overrides: tuple[Override, ...]) -> str:
