@@ -22,7 +22,7 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import command_dry_run, execute
+from benchmark.cli import command_dry_run, execute, exit_status
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
@@ -109,15 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile).name
+    failed = None
     if not args.report_only:
         specs = list(dict.fromkeys(arm_spec(task, method, variant, seed, profile)
                                    for task in args.tasks for method, variant in ARMS for seed in args.seeds))
         if args.dry_run:
             return command_dry_run(args, specs)
-        execute(args, specs, "data-volume")
+        failed = execute(args, specs, "data-volume")
     print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
                  args.out.parent / "figures" / "data_volume.png", args.source))
-    return 0
+    return exit_status(failed, "run(s)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import command_dry_run, execute
+from benchmark.cli import command_dry_run, execute, exit_status
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
@@ -105,16 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
     get_profile(args.profile)
+    failed = None
     if not args.report_only:
         specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
                  for s in args.seeds]
         specs = list(dict.fromkeys(specs))
         if args.dry_run:
             return command_dry_run(args, specs)
-        execute(args, specs, "horizon")
+        failed = execute(args, specs, "horizon")
     print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
                  args.out.parent / "figures" / "horizon.png", args.source))
-    return 0
+    return exit_status(failed, "run(s)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from ablations.model_accuracy import TOLERANCE, WORLD_MODEL_VARIANTS, AccuracySp
 from ablations.measurement_jobs import measured, run_measurements
 from ablations.reporting import finish_report, rerun_command, shown_tasks
 from benchmark import options
-from benchmark.cli import data_spec, single_device
+from benchmark.cli import data_spec, exit_status, single_device
 from benchmark.data import load_dataset
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
@@ -233,14 +233,15 @@ def main(argv: list[str] | None = None) -> int:
              for variant in ("", *args.world_model_variants) for task in args.tasks for seed in args.seeds]
     if args.dry_run:
         return print_dry_run(specs, args.measurements, Path(args.cache))
+    failed = 0
     if not args.report_only:
         checksums = {task: load_dataset(parse_task(task), data_spec(args)).checksum for task in args.tasks}
         todo = [spec for spec in specs if not measured(spec.path(args.measurements), checksums[spec.task])]
         if todo:
-            run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
+            failed = run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
                              args.measurements, "idm-accuracy", args.executor, args.cluster_profile, args.workers)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
-    return 0
+    return exit_status(failed, "measurement(s)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -52,14 +53,21 @@ def tqdm_report(label: str) -> Report:
 
 
 def run_measurements(specs: list, job: Callable, folder: Path, name: str, executor: str, cluster_profile: str,
-                     workers: int | None = None) -> None:
+                     workers: int | None = None) -> int:
     """job(spec, report) for every spec (each with .task and .seed); it returns what it wrote. Local: at most
-    `workers` (default: one per CPU core) at a time, each a process of its own; in this process where that is one."""
+    `workers` (default: one per CPU core) at a time, each a process of its own; in this process where that is one.
+    A failed job does not stop the others; returns how many failed."""
     workers = min(workers or os.cpu_count() or 1, len(specs))
+    failures = []
     if executor == "local" and workers == 1:
         for spec in specs:
-            print(f"done   {job(spec, tqdm_report(f'{spec.task}/seed{spec.seed}'))}")
-        return
+            try:
+                print(f"done   {job(spec, tqdm_report(f'{spec.task}/seed{spec.seed}'))}")
+            except Exception as error:  # no job log here: its traceback goes to stderr
+                traceback.print_exc()
+                print(f"FAILED {spec.task} seed {spec.seed}: {traceback.format_exception_only(error)[-1].strip()}", file=sys.stderr)
+                failures.append(spec)
+        return len(failures)
     log_dir = Path(folder) / "logs" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
     def finished(spec, submitted: submitit.Job) -> None:
@@ -68,16 +76,18 @@ def run_measurements(specs: list, job: Callable, folder: Path, name: str, execut
         except Exception as error:  # the traceback is in the job's log
             print(f"FAILED {spec.task} seed {spec.seed}: {exception_line(str(error))} (log: {submitted.paths.stderr})",
                   file=sys.stderr)
+            failures.append(spec)
 
     if executor == "local":
         print(f"{len(specs)} measurements, {workers} at a time; job logs in {log_dir}", flush=True)
         _in_turns(make_executor("local", log_dir), specs, job, workers, finished)
-        return
+        return len(failures)
     ex = make_executor("slurm", log_dir, load_cluster_profile(cluster_profile))
     with ex.batch():
         jobs = [ex.submit(job, spec, _silent) for spec in specs]
     for spec, submitted in zip(specs, jobs):
         finished(spec, submitted)
+    return len(failures)
 
 
 def _silent(phase: str) -> None:

@@ -25,7 +25,7 @@ from ablations.measurement_jobs import measured, run_measurements
 from ablations.model_accuracy import (DIFFUSION_METHOD, HELD_OUT_FRACTION, ONE_STEP_METHOD, Models, Report,
                                       measure_models)
 from benchmark import options
-from benchmark.cli import data_spec, single_device
+from benchmark.cli import data_spec, exit_status, single_device
 from benchmark.data import load_dataset
 from benchmark.data.normalization import StateNormalizer
 from benchmark.data.sources import DataSpec
@@ -128,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     todo = [spec for spec in specs  # a list in all(): every stale file is set aside, not only the first
             if not all([measured(spec.path(args.measurements, b), checksums[spec.task]) for b in budgets])]
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")
+    failed = 0
     if todo:
-        run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,
+        failed = run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,
                                                                                         report))),
                          args.measurements, "model-budget", args.executor, args.cluster_profile, args.workers)
     print("draw them with `python -m ablations.model_quality`")
-    return 0
+    return exit_status(failed, "measurement(s)")
 
 
 if __name__ == "__main__":

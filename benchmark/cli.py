@@ -209,6 +209,14 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
     return sum(not o.ok for o in outcomes)
 
 
+def exit_status(failed: int | None, what: str) -> int:
+    """An ablation's exit status once its report is written: 1 where any of its runs or measurements failed (each
+    named above with its error), so a script or a SLURM dependency that runs it sees the failure."""
+    if failed:
+        print(f"{failed} {what} failed; the report shows the others", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def run_stacked(specs: list[RunSpec], results: Path) -> int:
     """`--stack-seeds`: each group of seeds of one (task, method) as one stacked agent, one group after another
     in this process; returns how many runs failed (a failed group leaves each member its traceback)."""

@@ -144,3 +144,19 @@ def test_horizon_ablation_launches_its_variant_runs_through_the_shared_executor(
     result = json.loads((results / "smoke/local/hopper-tiny/onestep-td3bc+h1/seed0.json").read_text())
     assert result["config"]["agent"]["horizon"] == 1 and result["run"]["variant"] == "h1"
     assert f"| OneStep-TD3BC |   1 | {result['final_score']:.1f} (1)" in (tmp_path / "horizon.md").read_text()
+
+
+def test_an_ablation_with_a_failed_run_exits_1_after_reporting_the_others(tiny_hopper, tmp_path, capsys):
+    from ablations import horizon
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "one_step_models").write_text("a file where the one-step models' folder belongs")  # every run fails
+    out = tmp_path / "horizon.md"
+    argv = ["--tasks", "hopper-tiny", "--methods", "onestep-td3bc", "--horizons", "1", "--seeds", "0", "--profile",
+            "smoke", "--results", str(tmp_path / "results"), "--cache", str(cache), "--workers", "1", "--quiet",
+            "--out", str(out)]
+    assert horizon.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "FAILED hopper-tiny/onestep-td3bc+h1/seed0" in err and "1 run(s) failed" in err
+    assert "Missing (18)" in out.read_text()  # the report is written all the same
