@@ -22,11 +22,11 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import command_dry_run, execute, exit_status
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
 from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
+from ablations.variant_runs import run_and_report
 from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
 
 matplotlib.use("Agg")
@@ -109,16 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile).name
-    failed = None
-    if not args.report_only:
-        specs = list(dict.fromkeys(arm_spec(task, method, variant, seed, profile)
-                                   for task in args.tasks for method, variant in ARMS for seed in args.seeds))
-        if args.dry_run:
-            return command_dry_run(args, specs)
-        failed = execute(args, specs, "data-volume")
-    print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
-                 args.out.parent / "figures" / "data_volume.png", args.source))
-    return exit_status(failed, "run(s)")
+    specs = list(dict.fromkeys(arm_spec(task, method, variant, seed, profile)
+                               for task in args.tasks for method, variant in ARMS for seed in args.seeds))
+    return run_and_report(args, specs, "data-volume", lambda: report(
+        args.results, args.tasks, args.seeds, args.profile, args.out, args.out.parent / "figures" / "data_volume.png",
+        args.source))
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ import pandas as pd
 import seaborn as sns
 
 from benchmark import options
-from benchmark.cli import command_dry_run, execute, exit_status
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
 from benchmark.grid.profiles import get_profile
 from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
+from ablations.variant_runs import run_and_report
 from benchmark.reports.stats import CELL_HEADER, seed_cell
 from benchmark.grid.runspec import RunSpec
 
@@ -105,17 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(tasks=list(DEFAULT_TASKS), seeds=[0, 1, 2], profile="quick")
     args = parser.parse_args(argv)
     get_profile(args.profile)
-    failed = None
-    if not args.report_only:
-        specs = [horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods for h in args.horizons
-                 for s in args.seeds]
-        specs = list(dict.fromkeys(specs))
-        if args.dry_run:
-            return command_dry_run(args, specs)
-        failed = execute(args, specs, "horizon")
-    print(report(args.results, args.tasks, args.seeds, args.profile, args.out,
-                 args.out.parent / "figures" / "horizon.png", args.source))
-    return exit_status(failed, "run(s)")
+    specs = list(dict.fromkeys(horizon_spec(t, m, h, s, args.profile) for t in args.tasks for m in args.methods
+                               for h in args.horizons for s in args.seeds))
+    return run_and_report(args, specs, "horizon", lambda: report(
+        args.results, args.tasks, args.seeds, args.profile, args.out, args.out.parent / "figures" / "horizon.png",
+        args.source))
 
 
 if __name__ == "__main__":
