@@ -174,7 +174,7 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
                          "or run the command on a SLURM login node")
     cluster = load_cluster_profile(args.cluster_profile) if args.executor == "slurm" else None
     specs = [dataclasses.replace(s, data=data_spec(args), device=device, cache=str(args.cache), logger=args.logger,
-                                 log_every=args.log_every) for s in specs]
+                                 log_every=args.log_every, threads=args.threads) for s in specs]
     tasks = [parse_task(t) for t in sorted({s.task for s in specs})]
     if args.source == "local":
         build_many([(t.env, t.dataset) for t in tasks
@@ -196,7 +196,7 @@ def execute(args: argparse.Namespace, specs: list[RunSpec], label: str) -> int |
         return 0
     if getattr(args, "stack_seeds", False):
         return run_stacked(todo, Path(args.results))
-    placement = place(artefact_first(todo), device, os.cpu_count() or 1, args.workers)
+    placement = place(artefact_first(todo), device, max(1, (os.cpu_count() or 1) // args.threads), args.workers)
     log_dir = args.logs or Path(args.results) / "logs" / f"{label}-{datetime.now():%Y%m%d-%H%M%S}"
     print(f"{placement.note}; job logs in {log_dir}", flush=True)
     outcomes = launch(placement.specs, args.results, log_dir, args.executor, placement.workers, cluster,

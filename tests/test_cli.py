@@ -232,6 +232,33 @@ def test_bad_overrides_exit_2(argv, expected, tmp_path, capsys):
     assert expected in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
+def test_threads_reach_every_run_and_the_default_workers_share_the_cores_among_them(tiny_hopper, tmp_path,
+                                                                                    monkeypatch, capsys):
+    from benchmark import cli
+
+    launched = {}
+
+    def launch(specs, results_dir, log_dir, executor, workers, *args, **kwargs):
+        launched.update(threads={spec.threads for spec in specs}, workers=workers)
+        return []
+
+    monkeypatch.setattr(cli, "launch", launch)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
+    argv = ["run", "--tasks", "hopper-tiny", "--methods", "td3bc", "iql", "--seeds", "0", "1", "2", "--profile", "smoke",
+            "--results", str(tmp_path / "results")]
+
+    def execute(*options):
+        args = cli.parser().parse_args([*argv, *options])
+        return cli.execute(args, cli.build_grid(args), "test")
+
+    assert execute("--threads", "2") == 0
+    assert launched == {"threads": {2}, "workers": 2}  # 4 cores, 2 threads a run: 2 runs at a time
+    assert execute() == 0
+    assert launched == {"threads": {1}, "workers": 4}
+    assert main([*argv, "--threads", "0"]) == 2
+    assert "--threads 0: give 1 or more" in capsys.readouterr().err
+
+
 def test_a_nested_configs_fields_are_overridden_one_by_one_and_the_rest_kept(tmp_path, capsys):
     from algorithms.diffusion.gaussian import SamplerSettings
     from benchmark.cli import build_grid, parser
