@@ -238,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         checksums = {task: load_dataset(parse_task(task), data_spec(args)).checksum for task in args.tasks}
         todo = [spec for spec in specs if not measured(spec.path(args.measurements), checksums[spec.task])]
         if todo:
-            failed = run_measurements(todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
-                             args.measurements, "idm-accuracy", args.executor, args.cluster_profile, args.workers)
+            failed = run_measurements(
+                todo, lambda spec, report: measure_to_file(spec, spec.path(args.measurements), report),
+                args.measurements, "idm-accuracy", args.executor, args.cluster_profile, args.workers)
     print(report(args.measurements, args.tasks, args.seeds, args.profile, args.out, args.source))
     return exit_status(failed, "measurement(s)")
 

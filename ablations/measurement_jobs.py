@@ -63,9 +63,9 @@ def run_measurements(specs: list, job: Callable, folder: Path, name: str, execut
         for spec in specs:
             try:
                 print(f"done   {job(spec, tqdm_report(f'{spec.task}/seed{spec.seed}'))}")
-            except Exception as error:  # no job log here: its traceback goes to stderr
-                traceback.print_exc()
-                print(f"FAILED {spec.task} seed {spec.seed}: {traceback.format_exception_only(error)[-1].strip()}", file=sys.stderr)
+            except Exception:  # no job log here: its traceback goes to stderr
+                text = traceback.format_exc()
+                print(f"{text}FAILED {spec.task} seed {spec.seed}: {exception_line(text)}", file=sys.stderr)
                 failures.append(spec)
         return len(failures)
     log_dir = Path(folder) / "logs" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"

@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(specs)} (task, seed) pairs, {len(specs) - len(todo)} measured at every budget, {len(todo)} to go")
     failed = 0
     if todo:
-        failed = run_measurements(todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements,
-                                                                                        report))),
-                         args.measurements, "model-budget", args.executor, args.cluster_profile, args.workers)
+        failed = run_measurements(
+            todo, lambda spec, report: ", ".join(map(str, measure_budgets(spec, args.measurements, report))),
+            args.measurements, "model-budget", args.executor, args.cluster_profile, args.workers)
     print("draw them with `python -m ablations.model_quality`")
     return exit_status(failed, "measurement(s)")
 

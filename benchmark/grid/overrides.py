@@ -57,10 +57,8 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise UsageError(f"{where}: {value!r} is not a mapping of {type(default).__name__}'s fields, "
                              f"e.g. {where}.{dataclasses.fields(default)[0].name}=...")
-        fields = [f.name for f in dataclasses.fields(default)]
-        if unknown := sorted(set(value) - set(fields)):
-            raise UsageError(f"{where}: {type(default).__name__} has no field {unknown[0]!r}; its fields: "
-                             f"{', '.join(fields)}")
+        if unknown := sorted(set(value) - {f.name for f in dataclasses.fields(default)}):
+            raise _no_field(where, default, unknown[0])
         return dataclasses.replace(default, **{name: _coerce(part, getattr(default, name), f"{where}.{name}")
                                                for name, part in value.items()})
     if isinstance(default, bool) or default is None:
@@ -91,10 +89,8 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
             if component not in configs:
                 raise UsageError(f"{where}: method {method} has no component {component!r}; its components: "
                                  f"{', '.join(configs)}")
-            fields = {f.name: f for f in dataclasses.fields(configs[component])}
-            if name not in fields:
-                raise UsageError(f"{where}: {type(configs[component]).__name__} has no field {name!r}; its fields: "
-                                 f"{', '.join(fields)}")
+            if name not in {f.name for f in dataclasses.fields(configs[component])}:
+                raise _no_field(where, configs[component], name)
             coerced = _coerce(value, getattr(configs[component], name), where)
         checked.append((component, name, coerced))
     for method, table in resolved.items():  # the configs' own checks, on the whole new setting (clipping: cdf)
@@ -103,6 +99,11 @@ def validate(overrides: list[Override], methods: list[str], task: str) -> tuple[
         except ValueError as error:
             raise UsageError(f"--set for method {method}: {error}") from None
     return tuple(checked)
+
+
+def _no_field(where: str, config, name: str) -> UsageError:
+    fields = ", ".join(f.name for f in dataclasses.fields(config))
+    return UsageError(f"{where}: {type(config).__name__} has no field {name!r}; its fields: {fields}")
 
 
 def _merged(overrides: list[Override]) -> list[Override]:
