@@ -98,6 +98,25 @@ def test_a_dawm_horizon_override_prices_the_rollouts_its_own_horizon_reads():
     assert bank["core-hours left"] == round((8_000_000 - 2_000_000) / PER_SECOND["rollouts"] / 3600, 1)
 
 
+def test_a_bank_is_priced_at_the_rate_its_runs_measured_when_they_record_one():
+    """Two runs grew banks themselves (1.5M rollouts in 3,000 s: 2 ms each); a run that only read one adds nothing."""
+    profile = get_profile("quick")
+    finished = RunSpec("hopper-medium-v2", "dwm-td3bc", 0, "quick")  # 2M rollouts in the cache
+    h1 = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick", variant="h1",
+                 overrides=(("augmentation", "horizon", 1),))  # needs 8M
+    measured = pd.DataFrame({"method": ["dwm-td3bc", "dawm-iql", "dwm-iql"], "phase_seconds": [{}, {}, {}],
+                             "artifacts": [{"rollout_bank": {"key": "a", "generated": 1_000_000,
+                                                             "generation_time_s": 1_000.0}},
+                                           {"rollout_bank": {"key": "b", "generated": 500_000,
+                                                             "generation_time_s": 2_000.0}},
+                                           {"rollout_bank": {"key": "a", "generated": 0, "generation_time_s": 0.0}}]})
+    table = cost_table([finished, h1], {finished}, built((finished, {"world_model", "rollout_bank"})), measured,
+                       profile)
+    bank = _row(table, "shared: rollout bank")
+    assert bank["hours per run"] == f"{8_000_000 * 0.002 / 3600:.2f} (measured)"
+    assert bank["core-hours left"] == round(6_000_000 * 0.002 / 3600, 1)
+
+
 def test_dd_models_are_shared_by_its_sampling_variants_and_priced_at_their_recorded_training_time():
     profile = get_profile("quick")
     finished = RunSpec("hopper-medium-v2", "dd", 0, "quick")

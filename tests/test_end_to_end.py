@@ -60,6 +60,11 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
         if pipeline == "dd":  # one batched policy call per environment step of the longest episode
             assert result["inference"]["policy_calls"] == max(result["evaluations"][0]["lengths"])
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
+    # each of the bank's chunks is generated once, by the run that needed it first, which records what it took
+    banks = [json.loads(f.read_text())["artifacts"].get("rollout_bank") for f in files]
+    (bank,) = entries["banks"]
+    chunk = json.loads((bank / "bank.json").read_text())["chunk"]
+    assert sum(b["generated"] for b in banks if b) == len(list(bank.glob("chunk_*.npz"))) * chunk
     # DAWM-T is DAWM with 1/8 of the synthetic data: other transitions, about an eighth as many
     synthetic = {m: json.loads((results / "smoke" / "local" / "hopper-tiny" / m / "seed0.json").read_text())
                  ["artifacts"]["synthetic"] for m in ("dawm-td3bc", "dawm-t-td3bc")}

@@ -7,8 +7,8 @@ and our own runs), for a 1M-row dataset. The models runs share (the diffusion wo
 DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
 and not at all where a finished run of this grid or another (an RTG sweep's runs reuse the method's own models)
 used one that is still in the cache (a fresh machine or a cleared cache trains them again for the runs left): at
-the median training time the result files record for that kind of model, otherwise from the budgets. GPU rates
-are not measured yet.
+the median training time the result files record for that kind of model (a bank: at the seconds per rollout of
+every rollout the runs generated), otherwise from the budgets. GPU rates are not measured yet.
 """
 
 from __future__ import annotations
@@ -139,14 +139,22 @@ def cached_models(results: Iterable[Mapping], cached: Collection[str]) -> dict[t
 
 
 def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
-    """Per kind of shared model: the median training time over the distinct models the result files used."""
+    """Per kind of shared model: the median training time over the distinct models the result files used; for
+    the bank, seconds per rollout over every rollout the runs generated themselves (a bank grows across runs)."""
     times: dict[str, dict[str, float]] = {}  # kind -> model key -> seconds
+    generated = [0.0, 0.0]  # bank: rollouts, seconds
     for method, artifacts in zip(measured["method"], measured.get("artifacts", ())):
         for kind in SHARED_BY_PIPELINE[get_method(method).pipeline]:
             artifact = (artifacts or {}).get(SHARED[kind].artifact, {})
             if "train_time_s" in artifact:
                 times.setdefault(kind, {})[artifact["key"]] = artifact["train_time_s"]
-    return {kind: float(pd.Series(list(seconds.values())).median()) for kind, seconds in times.items()}
+            if kind == "bank" and artifact.get("generated"):
+                generated[0] += artifact["generated"]
+                generated[1] += artifact["generation_time_s"]
+    seconds = {kind: float(pd.Series(list(each.values())).median()) for kind, each in times.items()}
+    if generated[0]:
+        seconds["bank"] = generated[1] / generated[0]
+    return seconds
 
 
 def _shared_rows(specs: list[RunSpec], done: set[RunSpec], built: Mapping[tuple, int], measured: dict[str, float],
@@ -170,10 +178,14 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], built: Mapping[tuple,
             continue
         if kind == "bank":  # a bank grows to the largest draw any of its runs needs
             largest = max(max(needed.get(k, 0), built.get(k, 0)) for k in keys)
-            each = shared_seconds(kind, profile, largest)
             missing = {k: needed[k] - built.get(k, 0) for k in keys if needed.get(k, 0) > built.get(k, 0)}
-            left, seconds = list(missing), sum(shared_seconds(kind, profile, n) for n in missing.values())
-            how = "estimate"  # result files do not record a bank's generation time apart from its growth
+            if "bank" in measured:  # seconds per rollout
+                each, how = largest * measured["bank"], "measured"
+                seconds = sum(missing.values()) * measured["bank"]
+            else:
+                each, how = shared_seconds(kind, profile, largest), "estimate"
+                seconds = sum(shared_seconds(kind, profile, n) for n in missing.values())
+            left = list(missing)
         else:
             each, how = (measured[kind], "measured") if kind in measured else (shared_seconds(kind, profile), "estimate")
             left = [k for k in needed if k[2] == kind and k not in built]

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,14 @@ class Rollouts:
     rewards: np.ndarray  # [n, H] r_t..r_{t+H-1}
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What one `ensure` call generated itself (chunks another run generated are not counted), so the cost of a
+    bank can be priced from what it took."""
+    rollouts: int
+    seconds: float
+
+
 class RolloutBank:
     def __init__(self, root: Path, spec: BankSpec, data: Transitions):
         self.spec, self.data = spec, data
@@ -84,12 +93,17 @@ class RolloutBank:
         return range(-(-n_rollouts // self.spec.chunk))
 
     def ensure(self, model: DiffusionWorldModel, n_rollouts: int, device: torch.device,
-               report: Callable[[int, int], None] | None = None) -> None:
+               report: Callable[[int, int], None] | None = None) -> Generation:
         """Generate the chunks the first n_rollouts need that no one has generated yet."""
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.folder / "bank.json", {"key": self.spec.key, **dataclasses.asdict(self.spec)})
         missing = [c for c in self._chunks(n_rollouts) if not self._chunk_path(c).exists()]
-        done, busy = 0, []
+        done, busy, generated = 0, [], []
+
+        def generate(chunk: int) -> None:
+            tick = time.perf_counter()
+            self._generate(model, chunk, device)
+            generated.append(time.perf_counter() - tick)
 
         def advance() -> None:
             nonlocal done
@@ -103,13 +117,14 @@ class RolloutBank:
                     busy.append(chunk)
                     continue
                 if not self._chunk_path(chunk).exists():
-                    self._generate(model, chunk, device)
+                    generate(chunk)
             advance()
         for chunk in busy:  # another run is generating it: wait, or take over if it died
             with file_lock(self.folder / f".lock_{chunk}"):
                 if not self._chunk_path(chunk).exists():
-                    self._generate(model, chunk, device)
+                    generate(chunk)
             advance()
+        return Generation(len(generated) * self.spec.chunk, sum(generated))
 
     def _generate(self, model: DiffusionWorldModel, chunk: int, device: torch.device) -> None:
         spec, data = self.spec, self.data
