@@ -99,7 +99,8 @@ def test_a_dawm_horizon_override_prices_the_rollouts_its_own_horizon_reads():
 
 
 def test_a_bank_is_priced_at_the_rate_its_runs_measured_when_they_record_one():
-    """Two runs grew banks themselves (1.5M rollouts in 3,000 s: 2 ms each); a run that only read one adds nothing."""
+    """Two banks, 1.5M rollouts generated in 3,000 s: 2 ms each. A run that read a shorter prefix of a bank
+    (bank "a": its first 0.5M, 400 s) adds nothing: the longest prefix of each bank is counted once."""
     profile = get_profile("quick")
     finished = RunSpec("hopper-medium-v2", "dwm-td3bc", 0, "quick")  # 2M rollouts in the cache
     h1 = RunSpec("hopper-medium-v2", "dawm-td3bc", 0, "quick", variant="h1",
@@ -109,7 +110,8 @@ def test_a_bank_is_priced_at_the_rate_its_runs_measured_when_they_record_one():
                                                              "generation_time_s": 1_000.0}},
                                            {"rollout_bank": {"key": "b", "generated": 500_000,
                                                              "generation_time_s": 2_000.0}},
-                                           {"rollout_bank": {"key": "a", "generated": 0, "generation_time_s": 0.0}}]})
+                                           {"rollout_bank": {"key": "a", "generated": 500_000,
+                                                             "generation_time_s": 400.0}}]})
     table = cost_table([finished, h1], {finished}, built((finished, {"world_model", "rollout_bank"})), measured,
                        profile)
     bank = _row(table, "shared: rollout bank")

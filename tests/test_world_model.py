@@ -126,19 +126,24 @@ def test_bank_is_deterministic_and_reused(tmp_path):
     model, artifact = world_model(data, CONFIG, steps=2, seed=0, device=torch.device("cpu"), cache=tmp_path)
     spec = BankSpec(artifact.sha256, CONFIG.sampler, 0.7, 0, data.checksum(), CONFIG.max_horizon, chunk=16)
     bank = RolloutBank(tmp_path, spec, data)
-    generation = bank.ensure(model, 40, torch.device("cpu"))
-    assert generation.rollouts == 48 and generation.seconds > 0  # three whole chunks
+    bank.ensure(model, 40, torch.device("cpu"))
+    generation = bank.generation(40)  # three whole chunks, timed as they were generated
+    assert generation["generated"] == 48 and generation["generation_time_s"] > 0
     first = bank.load(40)
     assert first.states.shape == (40, 7, 11) and sorted(first.rows.tolist()) == list(range(40))
     assert first.rows.tolist() != list(range(40)) and first.samples.tolist() == [0] * 40
     stamps = {p: p.stat().st_mtime_ns for p in bank.folder.glob("chunk_*.npz")}
     assert len(stamps) == 3  # ceil(40 / 16)
-    assert bank.ensure(model, 40, torch.device("cpu")).rollouts == 0
+    bank.ensure(model, 40, torch.device("cpu"))
+    assert bank.generation(40) == generation  # reused, not generated again
     assert {p: p.stat().st_mtime_ns for p in bank.folder.glob("chunk_*.npz")} == stamps
     other = RolloutBank(tmp_path / "elsewhere", spec, data)
-    assert other.ensure(model, 40, torch.device("cpu")).rollouts == 48
+    other.ensure(model, 40, torch.device("cpu"))
     assert np.array_equal(other.load(40).states, first.states)
-    assert bank.ensure(model, 50, torch.device("cpu")).rollouts == 16  # grows by one chunk
+    bank.ensure(model, 50, torch.device("cpu"))  # grows by one chunk
+    grown_generation = bank.generation(50)
+    assert grown_generation["generated"] == 64
+    assert grown_generation["generation_time_s"] > generation["generation_time_s"]
     assert len(list(bank.folder.glob("chunk_*.npz"))) == 4
     grown = bank.load(50)
     assert np.array_equal(grown.rows[:40], first.rows) and np.array_equal(grown.states[:40], first.states)

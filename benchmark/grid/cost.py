@@ -7,8 +7,8 @@ and our own runs), for a 1M-row dataset. The models runs share (the diffusion wo
 DAWM's IDM, the one-step model, DD's plan model and IDM) are priced once per task, seed and training setting,
 and not at all where a finished run of this grid or another (an RTG sweep's runs reuse the method's own models)
 used one that is still in the cache (a fresh machine or a cleared cache trains them again for the runs left): at
-the median training time the result files record for that kind of model (a bank: at the seconds per rollout of
-every rollout the runs generated), otherwise from the budgets. GPU rates are not measured yet.
+the median training time the result files record for that kind of model (a bank: at the seconds per rollout its
+chunks took to generate), otherwise from the budgets. GPU rates are not measured yet.
 """
 
 from __future__ import annotations
@@ -140,20 +140,20 @@ def cached_models(results: Iterable[Mapping], cached: Collection[str]) -> dict[t
 
 def _measured_seconds(measured: pd.DataFrame) -> dict[str, float]:
     """Per kind of shared model: the median training time over the distinct models the result files used; for
-    the bank, seconds per rollout over every rollout the runs generated themselves (a bank grows across runs)."""
+    the bank, seconds per rollout over the distinct banks, each at the largest prefix a run read (banks grow)."""
     times: dict[str, dict[str, float]] = {}  # kind -> model key -> seconds
-    generated = [0.0, 0.0]  # bank: rollouts, seconds
+    banks: dict[str, tuple[int, float]] = {}  # bank key -> (rollouts generated, seconds)
     for method, artifacts in zip(measured["method"], measured.get("artifacts", ())):
         for kind in SHARED_BY_PIPELINE[get_method(method).pipeline]:
             artifact = (artifacts or {}).get(SHARED[kind].artifact, {})
             if "train_time_s" in artifact:
                 times.setdefault(kind, {})[artifact["key"]] = artifact["train_time_s"]
-            if kind == "bank" and artifact.get("generated"):
-                generated[0] += artifact["generated"]
-                generated[1] += artifact["generation_time_s"]
+            if "generation_time_s" in artifact:
+                banks[artifact["key"]] = max(banks.get(artifact["key"], (0, 0.0)),
+                                             (artifact["generated"], artifact["generation_time_s"]))
     seconds = {kind: float(pd.Series(list(each.values())).median()) for kind, each in times.items()}
-    if generated[0]:
-        seconds["bank"] = generated[1] / generated[0]
+    if banks:
+        seconds["bank"] = sum(s for _, s in banks.values()) / sum(n for n, _ in banks.values())
     return seconds
 
 

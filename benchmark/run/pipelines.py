@@ -126,11 +126,10 @@ def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
     spec = BankSpec(artifact.sha256, configs["world_model"].sampler, configs["bank"].rtg, ctx.seeds.rollouts,
                     ctx.data.checksum(), configs["world_model"].max_horizon, min(CHUNK_ROLLOUTS, ctx.data.size))
     bank = RolloutBank(ctx.cache, spec, ctx.data)
-    generation = _timed(setup, "rollouts", lambda: bank.ensure(model, n_rollouts, ctx.device,
-                                                                ctx.report("rollouts")))
+    _timed(setup, "rollouts", lambda: bank.ensure(model, n_rollouts, ctx.device, ctx.report("rollouts")))
     setup.artifacts["world_model"] = artifact_summary(artifact)
     setup.artifacts["rollout_bank"] = {"key": spec.key, "rollouts": n_rollouts, "rtg": spec.rtg,
-                                       "generated": generation.rollouts, "generation_time_s": generation.seconds}
+                                       **bank.generation(n_rollouts)}
     return bank.load(n_rollouts)
 
 

@@ -73,14 +73,6 @@ class Rollouts:
     rewards: np.ndarray  # [n, H] r_t..r_{t+H-1}
 
 
-@dataclass(frozen=True)
-class Generation:
-    """What one `ensure` call generated itself (chunks another run generated are not counted), so the cost of a
-    bank can be priced from what it took."""
-    rollouts: int
-    seconds: float
-
-
 class RolloutBank:
     def __init__(self, root: Path, spec: BankSpec, data: Transitions):
         self.spec, self.data = spec, data
@@ -93,17 +85,12 @@ class RolloutBank:
         return range(-(-n_rollouts // self.spec.chunk))
 
     def ensure(self, model: DiffusionWorldModel, n_rollouts: int, device: torch.device,
-               report: Callable[[int, int], None] | None = None) -> Generation:
+               report: Callable[[int, int], None] | None = None) -> None:
         """Generate the chunks the first n_rollouts need that no one has generated yet."""
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.folder / "bank.json", {"key": self.spec.key, **dataclasses.asdict(self.spec)})
         missing = [c for c in self._chunks(n_rollouts) if not self._chunk_path(c).exists()]
-        done, busy, generated = 0, [], []
-
-        def generate(chunk: int) -> None:
-            tick = time.perf_counter()
-            self._generate(model, chunk, device)
-            generated.append(time.perf_counter() - tick)
+        done, busy = 0, []
 
         def advance() -> None:
             nonlocal done
@@ -117,16 +104,17 @@ class RolloutBank:
                     busy.append(chunk)
                     continue
                 if not self._chunk_path(chunk).exists():
-                    generate(chunk)
+                    self._generate(model, chunk, device)
             advance()
         for chunk in busy:  # another run is generating it: wait, or take over if it died
             with file_lock(self.folder / f".lock_{chunk}"):
                 if not self._chunk_path(chunk).exists():
-                    generate(chunk)
+                    self._generate(model, chunk, device)
             advance()
-        return Generation(len(generated) * self.spec.chunk, sum(generated))
 
     def _generate(self, model: DiffusionWorldModel, chunk: int, device: torch.device) -> None:
+        """One chunk, with the seconds it took: a bank's cost is priced from what its chunks took to generate."""
+        tick = time.perf_counter()
         spec, data = self.spec, self.data
         chunk_seed = int(np.random.SeedSequence([spec.seed, chunk]).generate_state(1)[0])
         generator = torch.Generator(device).manual_seed(chunk_seed)
@@ -141,7 +129,8 @@ class RolloutBank:
             rewards.append(r.cpu().numpy())
         temporary = self._chunk_path(chunk).with_suffix(".tmp")
         with open(temporary, "wb") as handle:
-            np.savez(handle, states=np.concatenate(states), rewards=np.concatenate(rewards))
+            np.savez(handle, states=np.concatenate(states), rewards=np.concatenate(rewards),
+                     seconds=np.float64(time.perf_counter() - tick))
         os.replace(temporary, self._chunk_path(chunk))
 
     def load(self, n_rollouts: int) -> Rollouts:
@@ -150,3 +139,14 @@ class RolloutBank:
         rewards = np.concatenate([p["rewards"] for p in parts])[:n_rollouts]
         rows, samples = start_rows(self.spec.seed, self.data.size, range(n_rollouts))
         return Rollouts(rows, samples, states, rewards)
+
+    def generation(self, n_rollouts: int) -> dict[str, float]:
+        """How long the chunks the first n_rollouts come from took to generate, wherever and by whichever run they
+        were (so every run reading them records the same); empty where a chunk predates this record."""
+        seconds = 0.0
+        for chunk in self._chunks(n_rollouts):
+            with np.load(self._chunk_path(chunk)) as part:
+                if "seconds" not in part:
+                    return {}
+                seconds += float(part["seconds"])
+        return {"generated": len(self._chunks(n_rollouts)) * self.spec.chunk, "generation_time_s": seconds}
