@@ -61,11 +61,10 @@ def test_smoke_suite_end_to_end(tiny_hopper, tmp_path, capsys):
             assert result["inference"]["policy_calls"] == max(result["evaluations"][0]["lengths"])
     assert not list(results.rglob("*.tmp")) and not list(results.rglob("*.failed"))
     # every run reading the bank records how long its chunks took, whichever run generated them
-    banks = [json.loads(f.read_text())["artifacts"].get("rollout_bank") for f in files]
+    readers = [b for b in (json.loads(f.read_text())["artifacts"].get("rollout_bank") for f in files) if b]
     (bank,) = entries["banks"]
     chunk = json.loads((bank / "bank.json").read_text())["chunk"]
-    assert max(b["generated"] for b in banks if b) == len(list(bank.glob("chunk_*.npz"))) * chunk
-    readers = [b for b in banks if b]
+    assert max(b["generated"] for b in readers) == len(list(bank.glob("chunk_*.npz"))) * chunk
     timings: dict[int, set[float]] = {}  # rollouts in the chunks read -> the generation times recorded
     for b in readers:
         timings.setdefault(b["generated"], set()).add(b["generation_time_s"])

@@ -179,13 +179,9 @@ def _shared_rows(specs: list[RunSpec], done: set[RunSpec], built: Mapping[tuple,
         if kind == "bank":  # a bank grows to the largest draw any of its runs needs
             largest = max(max(needed.get(k, 0), built.get(k, 0)) for k in keys)
             missing = {k: needed[k] - built.get(k, 0) for k in keys if needed.get(k, 0) > built.get(k, 0)}
-            if "bank" in measured:  # seconds per rollout
-                each, how = largest * measured["bank"], "measured"
-                seconds = sum(missing.values()) * measured["bank"]
-            else:
-                each, how = shared_seconds(kind, profile, largest), "estimate"
-                seconds = sum(shared_seconds(kind, profile, n) for n in missing.values())
-            left = list(missing)
+            how = "measured" if "bank" in measured else "estimate"
+            per_rollout = measured.get("bank", shared_seconds(kind, profile, 1))
+            each, seconds, left = largest * per_rollout, sum(missing.values()) * per_rollout, list(missing)
         else:
             each, how = (measured[kind], "measured") if kind in measured else (shared_seconds(kind, profile), "estimate")
             left = [k for k in needed if k[2] == kind and k not in built]
