@@ -25,9 +25,9 @@ from benchmark import options
 from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.profiles import get_profile
 from benchmark.grid.runspec import RunSpec
-from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
+from ablations.reporting import finish_report, rerun_command, score_report_head, select_ablation_runs
 from ablations.variant_runs import run_and_report
-from benchmark.reports.stats import CELL_HEADER, MISSING, seed_cell
+from benchmark.reports.stats import MISSING, seed_cell
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -89,13 +89,11 @@ def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out:
     table = volume_table(runs, tasks)
     missing = [(task, f"{row['arm']} on {task}") for _, row in table.iterrows() for task in tasks
                if row[task] == MISSING]
-    lines = [f"# Data volume: DAWM vs DAWM-T vs real data only (profile `{profile}`)\n",
-             f"Produced by `python -m ablations.data_volume --profile {profile}` from {len(runs)} result files in "
-             f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DAWM keeps 8 synthetic "
-             f"transitions per real one, DAWM-T 1; every batch is half real, half synthetic (`real_ratio`). Real only: "
-             f"DAWM-T with `real_ratio` 1, DAWM's agent and budgets on the real data alone.\n",
-             provenance_line(runs) + selection.note() + "\n",
-             table.drop(columns="arm").to_markdown(index=False), ""]
+    lines = score_report_head(
+        "Data volume: DAWM vs DAWM-T vs real data only", "data_volume", profile, results, runs, selection,
+        "DAWM keeps 8 synthetic transitions per real one, DAWM-T 1; every batch is half real, half synthetic "
+        "(`real_ratio`). Real only: DAWM-T with `real_ratio` 1, DAWM's agent and budgets on the real data alone.",
+        table.drop(columns="arm"))
     return finish_report(lines, missing, partial(rerun_command, "data_volume", profile, source, seeds), out,
                          [figure_out], None if runs.empty else lambda: figure(runs, figure_out))
 

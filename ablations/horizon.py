@@ -22,9 +22,9 @@ from benchmark.errors import exit_2_on_usage_error
 from benchmark.grid.hyperparams import resolve
 from benchmark.grid.methods import METHODS
 from benchmark.grid.profiles import get_profile
-from ablations.reporting import finish_report, provenance_line, rerun_command, select_ablation_runs
+from ablations.reporting import finish_report, rerun_command, score_report_head, select_ablation_runs
 from ablations.variant_runs import run_and_report
-from benchmark.reports.stats import CELL_HEADER, seed_cell
+from benchmark.reports.stats import seed_cell
 from benchmark.grid.runspec import RunSpec
 
 matplotlib.use("Agg")
@@ -80,13 +80,11 @@ def report(results: Path, tasks: list[str], seeds: list[int], profile: str, out:
                 if scores.empty:
                     missing.append((task, f"{method} H={horizon} on {task}"))
             rows.append(row)
-    lines = [f"# Rollout horizon H (profile `{profile}`)\n",
-             f"Produced by `python -m ablations.horizon --profile {profile}` from {len(runs)} result files in "
-             f"`{results}`. Final normalised score (x100): {CELL_HEADER}. DWM-* and OneStep-* "
-             f"use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout into "
-             f"transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.\n",
-             provenance_line(runs) + selection.note() + "\n",
-             pd.DataFrame(rows).to_markdown(index=False), ""]
+    lines = score_report_head(
+        "Rollout horizon H", "horizon", profile, results, runs, selection,
+        "DWM-* and OneStep-* use H in their MVE critic targets; DAWM-* turns the first H steps of each rollout "
+        "into transitions (keeping 8x the real data). DWM's own sweep (its Table 6.8) used a T=32 model.",
+        pd.DataFrame(rows))
     if not runs.empty:
         runs["method"] = runs["method"].map(lambda m: METHODS[m].label)
     return finish_report(lines, missing, partial(rerun_command, "horizon", profile, source, seeds), out,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from benchmark.grid.suites import D4RL9
 from benchmark.reports.runs import Selection, load_runs, select_runs
+from benchmark.reports.stats import CELL_HEADER
 from benchmark.results import write_text_atomic
 
 
@@ -40,6 +41,18 @@ def provenance_line(runs: pd.DataFrame) -> str:
         return ", ".join(sorted({str(v)[:10] if short else str(v) for v in runs[column]}))
     return (f"- data source: {listed('source')}; datasets: {listed('dataset_id')}; seeds: {listed('seed')}; agent "
             f"steps: {listed('train_steps')}; commits: {listed('commit', short=True)}; devices: {listed('device')}\n")
+
+
+def score_report_head(title: str, ablation: str, profile: str, results: Path, runs: pd.DataFrame,
+                      selection: Selection, explanation: str, table: pd.DataFrame) -> list[str]:
+    """The opening lines of an ablation report over harness runs: its title, the command that wrote it, how a
+    cell reads, `explanation` (what the arms are), the provenance of the `runs` shown (those of `selection` it
+    keeps), what `selection` left out, and the score table."""
+    return [f"# {title} (profile `{profile}`)\n",
+            f"Produced by `python -m ablations.{ablation} --profile {profile}` from {len(runs)} result files in "
+            f"`{results}`. Final normalised score (x100): {CELL_HEADER}. {explanation}\n",
+            provenance_line(runs) + selection.note() + "\n",
+            table.to_markdown(index=False), ""]
 
 
 def rerun_command(ablation: str, profile: str, source: str, seeds: list[int], tasks: list[str]) -> str:
