@@ -25,22 +25,27 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cluster_up() -> bool:
+def _nodes_up() -> bool:
     return shutil.which("sinfo") is not None and subprocess.run(
         ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20).stdout.strip() in (
         "idle", "mixed", "allocated")
 
 
+def _accounting_up() -> bool:
+    """submitit reads every job's state through sacct, which fails while slurmdbd or its database is down."""
+    return shutil.which("sacct") is not None and subprocess.run(
+        ["sacct", "--noheader", "--jobs", "1"], capture_output=True, timeout=20).returncode == 0
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    started = False
-    if not _cluster_up():
+    started = not _nodes_up()
+    if started or not _accounting_up():  # cluster.sh start is idempotent: it restarts only what is down
         outcome = subprocess.run(["bash", str(ROOT / "slurm" / "cluster.sh"), "start"], capture_output=True,
                                  text=True, timeout=600)
         if outcome.returncode != 0:
-            pytest.skip(f"no SLURM cluster here and slurm/cluster.sh could not start one: "
+            pytest.skip(f"no working SLURM cluster here and slurm/cluster.sh could not start one: "
                         f"{outcome.stderr.strip().splitlines()[-1] if outcome.stderr.strip() else outcome.returncode}")
-        started = True
     yield load_cluster_profile("local")
     if started:
         subprocess.run(["bash", str(ROOT / "slurm" / "cluster.sh"), "stop"], capture_output=True, timeout=120)

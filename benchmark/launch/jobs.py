@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import submitit
 
+from benchmark.errors import UsageError
 from benchmark.results import write_json_atomic
 from benchmark.grid.runspec import RunSpec
 
@@ -52,7 +54,8 @@ class JobRecord:
                 return "ended"
             return "running" if self.started is None or process_start(pid) == self.started else "ended"
         info = self.submitit_job().get_info(mode="force")  # ask sacct now, not a cached poll
-        return ACTIVE.get(info.get("State", "UNKNOWN").split()[0], "ended")
+        state = info.get("State") or squeue_state(self.job_id)
+        return ACTIVE.get(state.split()[0], "ended") if state else "ended"
 
     def log_tail(self, lines: int = 5) -> str:
         """The last lines of the job's stderr log, for a job that died without a failure record."""
@@ -61,6 +64,24 @@ class JobRecord:
             return f"no log at {path}"
         text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
         return " | ".join(text[-lines:]) if text else f"empty log {path}"
+
+
+def squeue_state(job_id: str) -> str | None:
+    """The job's state from the controller (squeue), None once it has left the queue. Asked when sacct gives none:
+    with the accounting database down, sacct knows no job, and reading that as "ended" would submit a running run
+    a second time."""
+    try:
+        answer = subprocess.run(["squeue", "--noheader", "--array", "--jobs", job_id, "--format", "%T"],
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        answer = subprocess.CompletedProcess([], 1, "", str(error))
+    if answer.returncode == 0:
+        return answer.stdout.split()[0] if answer.stdout.split() else None
+    if "Invalid job id" in answer.stderr:
+        return None
+    raise UsageError(f"cannot tell whether SLURM job {job_id} still runs: sacct gives no state (is slurmdbd up?) and "
+                     f"squeue failed: {answer.stderr.strip() or answer.returncode}. Check the cluster (`sinfo`, "
+                     f"`sacct -j {job_id}`), then run the command again; nothing was submitted")
 
 
 def record_job(spec: RunSpec, results_dir: Path, record: JobRecord) -> None:
