@@ -148,6 +148,11 @@ def test_bank_is_deterministic_and_reused(tmp_path):
     grown = bank.load(50)
     assert np.array_equal(grown.rows[:40], first.rows) and np.array_equal(grown.states[:40], first.states)
     assert len(set(grown.rows[40:].tolist())) == 10 and grown.samples[40:].tolist() == [1] * 10  # a second pass
+    first_step = bank.load(50, horizon=1)  # DAWM at H=1: one step of each rollout, the same values
+    assert first_step.states.shape == (50, 1, 11) and first_step.rewards.shape == (50, 1)
+    assert np.array_equal(first_step.states, grown.states[:, :1]) and np.array_equal(first_step.rewards,
+                                                                                       grown.rewards[:, :1])
+    assert np.array_equal(first_step.rows, grown.rows) and np.array_equal(first_step.samples, grown.samples)
 
 
 def test_start_rows_are_a_uniform_draw_without_replacement():

@@ -118,7 +118,8 @@ def _timed(setup: Setup, phase: str, work: Callable[[], Any]) -> Any:
     return value
 
 
-def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
+def _rollouts(ctx: Context, n_rollouts: int, setup: Setup, horizon: int | None = None) -> Rollouts:
+    """The bank's first n_rollouts (generated where missing), their first `horizon` steps."""
     configs = ctx.resolved.configs
     model, artifact = _timed(setup, "world_model", lambda: world_model(
         ctx.data, configs["world_model"], ctx.profile.world_model_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
@@ -130,7 +131,7 @@ def _rollouts(ctx: Context, n_rollouts: int, setup: Setup) -> Rollouts:
     setup.artifacts["world_model"] = artifact_summary(artifact)
     setup.artifacts["rollout_bank"] = {"key": spec.key, "rollouts": n_rollouts, "rtg": spec.rtg,
                                        **bank.generation(n_rollouts)}
-    return bank.load(n_rollouts)
+    return bank.load(n_rollouts, horizon)
 
 
 def dwm(ctx: Context) -> Setup:
@@ -159,7 +160,7 @@ def dawm(ctx: Context) -> Setup:
     if not augmentation.draws_synthetic:  # the real data alone: the same batches, no model trained for nothing
         _with_agent(ctx, real, real.buffer, setup)
         return setup
-    rollouts = _rollouts(ctx, augmentation.rollouts(ctx.data.size), setup)
+    rollouts = _rollouts(ctx, augmentation.rollouts(ctx.data.size), setup, augmentation.horizon)
     idm, artifact = _timed(setup, "inverse_dynamics", lambda: inverse_dynamics(
         ctx.data, real.normalizer, configs["idm"], ctx.profile.idm_steps, ctx.seeds.artifacts, ctx.device, ctx.cache,
         ctx.report("inverse dynamics")))
