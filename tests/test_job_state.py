@@ -49,6 +49,12 @@ def test_a_job_that_left_the_queue_while_sacct_is_down_has_ended(slurm_commands,
     assert slurm_job(tmp_path, "700002").state() == "ended"
 
 
+def test_without_slurm_on_this_machine_a_slurm_job_counts_as_ended(tmp_path, monkeypatch):
+    """A record copied from a cluster: neither sacct nor squeue exists here, so a local rerun is not blocked."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert slurm_job(tmp_path, "700006").state() == "ended"
+
+
 def test_sacct_is_read_first_and_squeue_is_not_asked_when_it_answers(slurm_commands, tmp_path):
     slurm_commands("printf 'JobID|State|NodeList\\n700003|RUNNING|node1\\n'", CONTROLLER_DOWN)
     assert slurm_job(tmp_path, "700003").state() == "running"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -69,7 +70,9 @@ class JobRecord:
 def squeue_state(job_id: str) -> str | None:
     """The job's state from the controller (squeue), None once it has left the queue. Asked when sacct gives none:
     with the accounting database down, sacct knows no job, and reading that as "ended" would submit a running run
-    a second time."""
+    a second time. Without SLURM here (a record copied from a cluster) nothing can be asked: the job counts as ended."""
+    if shutil.which("squeue") is None:
+        return None
     try:
         answer = subprocess.run(["squeue", "--noheader", "--array", "--jobs", job_id, "--format", "%T"],
                                 capture_output=True, text=True, timeout=60)
