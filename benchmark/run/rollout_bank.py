@@ -139,8 +139,8 @@ class RolloutBank:
         states, rewards = [], []
         for chunk in self._chunks(n_rollouts):
             with np.load(self._chunk_path(chunk)) as part:
-                states.append(part["states"][:, :horizon].copy())
-                rewards.append(part["rewards"][:, :horizon].copy())
+                states.append(np.ascontiguousarray(part["states"][:, :horizon]))
+                rewards.append(np.ascontiguousarray(part["rewards"][:, :horizon]))
         states, rewards = np.concatenate(states)[:n_rollouts], np.concatenate(rewards)[:n_rollouts]
         rows, samples = start_rows(self.spec.seed, self.data.size, range(n_rollouts))
         return Rollouts(rows, samples, states, rewards)
