@@ -147,7 +147,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert json.loads(target.read_text()) == {"ok": 1}
 
 
-def _speed_file(path, rates: dict[str, float], device="cpu"):
+def _speed_file(path, rates: dict[str, float], device="cpu", date="2026-11-30"):
     """A pytest-benchmark JSON as the speed suite writes it: mean seconds per call and what a call does."""
     import json
 
@@ -157,7 +157,7 @@ def _speed_file(path, rates: dict[str, float], device="cpu"):
                   for name, rate in rates.items()]
     path.write_text(json.dumps({"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2},
                                                  "python_version": "3.11"},
-                                "commit_info": {"id": "abc1234def"}, "datetime": "2026-11-30",
+                                "commit_info": {"id": "abc1234def"}, "datetime": date,
                                 "benchmarks": benchmarks}))
     return path
 
@@ -180,3 +180,23 @@ def test_performance_report_reproduces_the_inference_ratio_and_compares_files(tm
     assert "GPU figures: not yet measured" in text
     assert (tmp_path / "figures" / "performance.png").is_file()
     assert main([str(tmp_path / "missing.json"), "--out", str(out)]) == 2
+
+
+def test_claims_read_the_inference_ratio_from_the_newest_speed_file_per_device(tmp_path):
+    from benchmark.reports.claims import speed_ratios, speed_row
+
+    # 1 ms per environment step; DWM 1 ms per action -> 2 s per 1000-step episode
+    base = {"action_latency[dwm-td3bc]": 1000.0, "evaluation": 1000.0}
+    _speed_file(tmp_path / "old.json", base | {"action_latency[dd]": 10.0}, date="2026-11-29")  # (100 + 1) / 2
+    _speed_file(tmp_path / "cpu.json", base | {"action_latency[dd]": 20.0})  # newer, sorts first: (50 + 1) / 2
+    _speed_file(tmp_path / "no-dd.json", base, device="cuda", date="2026-12-02")  # DD not timed: no ratio
+    assert speed_ratios(tmp_path) == [("cpu, 1 thread(s)", 25.5)]
+    row = speed_row(speed_ratios(tmp_path))
+    assert row["ours [95% CI]"] == "25.5x (cpu, 1 thread(s))"
+    assert row["verdict"] == "DD slower on the CPU; not yet measured on a GPU, where the paper timed it"
+    # older than no-dd.json, which does not hide it: (0.5 + 1) / 2
+    _speed_file(tmp_path / "gpu.json", base | {"action_latency[dd]": 2000.0}, device="cuda", date="2026-12-01")
+    row = speed_row(speed_ratios(tmp_path))
+    assert row["ours [95% CI]"] == "25.5x (cpu, 1 thread(s)); 0.8x (cuda, 1 thread(s))"
+    assert row["verdict"] == "not supported (DD not slower on the GPU)"
+    assert speed_row([])["verdict"] == "not yet run (needs the speed suite)"

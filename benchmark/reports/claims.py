@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmark.reports import performance
 from benchmark.reports.runs import select_runs
 from benchmark.reports.stats import (MIN_SEEDS_FOR_INTERVAL, MISSING, NO_INTERVAL, complete_matrix,
                                      stratified_bootstrap)
@@ -100,13 +102,37 @@ def _row(claim: Claim, runs: pd.DataFrame, measure, stability: bool) -> dict:
                   "tasks x seeds": size, "verdict": verdict}
 
 
-def claims_table(runs: pd.DataFrame) -> pd.DataFrame:
+def speed_row(speed: list[tuple[str, float]]) -> dict:
+    """DWM's inference-time claim from the speed suite: DD's time per episode over DWM's, one ratio per device."""
+    row = {"claim": "DD is 4.6x slower than DWM at inference", "source": "DWM Table 6.3 (7.53 s vs 1.62 s)",
+           "published": "4.6x"}
+    if not speed:
+        return row | {"ours [95% CI]": MISSING, "tasks x seeds": "0", "verdict": "not yet run (needs the speed suite)"}
+    ours = "; ".join(f"{ratio:,.1f}x ({device})" for device, ratio in speed)
+    gpu = [ratio for device, ratio in speed if device.startswith("cuda")]
+    if gpu:
+        verdict = "supported (DD slower on the GPU)" if min(gpu) > 1 else "not supported (DD not slower on the GPU)"
+    else:
+        verdict = "DD slower on the CPU" if min(ratio for _, ratio in speed) > 1 else "DD not slower on the CPU"
+        verdict += "; not yet measured on a GPU, where the paper timed it"
+    return row | {"ours [95% CI]": ours, "tasks x seeds": "speed suite", "verdict": verdict}
+
+
+def claims_table(runs: pd.DataFrame, speed: list[tuple[str, float]] = ()) -> pd.DataFrame:
+    """`speed`: (device, DD-over-DWM time per episode) from the speed suite, one per device measured."""
     rows = [_row(claim, runs, lambda r, t, c=claim: relative_effect(r, c, t), False) for claim in CLAIMS]
     rows.append(_row(HORIZON_CLAIM, runs, horizon_spread, True))
-    rows.append({"claim": "DD is 4.6x slower than DWM at inference", "source": "DWM Table 6.3 (7.53 s vs 1.62 s)",
-                 "published": "4.6x", "ours [95% CI]": MISSING, "tasks x seeds": "0",
-                 "verdict": "not yet run (needs the speed suite)"})
+    rows.append(speed_row(list(speed)))
     return pd.DataFrame(rows)
+
+
+def speed_ratios(perf_dir: Path) -> list[tuple[str, float]]:
+    """(device, DD's time per episode over DWM's) from the newest speed-suite file in `perf_dir` that timed both,
+    one per device."""
+    tables = [performance.load(path) for path in sorted(Path(perf_dir).glob("*.json"))]
+    timed = [(context, table) for context, table in tables if performance.episode_ratio(table, "dd") is not None]
+    return [(f"{context['device']}, {context['threads']} thread(s)", performance.episode_ratio(table, "dd"))
+            for context, table in performance.latest_per_device(timed)]
 
 
 EXPLANATION = (
@@ -116,19 +142,21 @@ EXPLANATION = (
     f"stability: entirely within {STABLE_BAND:.0%} of H=7), **not supported** when it lies below 0 (stability: "
     "entirely outside that band), **inconclusive** when it straddles the line, **no verdict** with one seed per "
     "task (a bootstrap over single runs has no spread to resample), **not yet run** when no task has complete "
-    "runs of every method involved.")
+    "runs of every method involved. The inference-time row is the speed suite's (`results/perf/`, the newest file "
+    "per device; `performance.md`): DD's time per 1000-step episode over DWM's, environment stepping included.")
 
 
-def render_claims(all_runs: pd.DataFrame) -> str:
+def render_claims(all_runs: pd.DataFrame, speed: list[tuple[str, float]] = ()) -> str:
     parts = ["# The papers' claims, tested on our runs\n",
-             f"Produced by `python -m benchmark report` from the result files alone. {EXPLANATION}\n"]
+             "Produced by `python -m benchmark report` from the result files and the speed suite's files alone. "
+             f"{EXPLANATION}\n"]
     groups = sorted(set(zip(all_runs["profile"], all_runs["source"])))
     for profile, source in groups:
         selection = select_runs(all_runs, profile=profile, source=source, variants=("", "h1", "h3"))
         runs = _named(selection.runs)
         parts.append(f"## profile `{profile}`, data source `{source}`\n\n{selection.note()}\n\n"
-                     f"{claims_table(runs).to_markdown(index=False)}\n")
+                     f"{claims_table(runs, speed).to_markdown(index=False)}\n")
     if not groups:
-        parts.append(f"No result files yet.\n\n{claims_table(_named(all_runs)).to_markdown(index=False)}\n")
+        parts.append(f"No result files yet.\n\n{claims_table(_named(all_runs), speed).to_markdown(index=False)}\n")
     return "\n".join(parts)
 

@@ -60,15 +60,26 @@ def latency(table: pd.DataFrame, method: str) -> float | None:
     return None if row.empty else float(row["ms per call"].iloc[0]) / 1000
 
 
-def inference_lines(table: pd.DataFrame) -> list[str]:
-    """DWM's inference-time claim as a ratio on this machine: per action, and per 1000-step episode with the
-    environment's own stepping time added (the paper's seconds are per episode)."""
-    dwm = latency(table, "dwm-td3bc")
+def environment_step_seconds(table: pd.DataFrame) -> float:
     evaluation = table[table["benchmark"] == "evaluation"]
-    step = 1 / float(evaluation["rate"].iloc[0]) if not evaluation.empty else 0.0
+    return 1 / float(evaluation["rate"].iloc[0]) if not evaluation.empty else 0.0
+
+
+def episode_ratio(table: pd.DataFrame, method: str) -> float | None:
+    """`method`'s time per episode over DWM's, the environment's stepping included in both (the paper's seconds are
+    per episode); None when either latency was not measured."""
+    seconds, dwm = latency(table, method), latency(table, "dwm-td3bc")
+    if seconds is None or dwm is None:
+        return None
+    step = environment_step_seconds(table)
+    return (seconds + step) / (dwm + step)
+
+
+def inference_lines(table: pd.DataFrame) -> list[str]:
+    """DWM's inference-time claim as a ratio on this machine: per action, and per 1000-step episode."""
     lines = [f"DWM's paper: DD {PAPER_DD_SECONDS} s vs DWM {PAPER_DWM_SECONDS} s per episode "
              f"({PAPER_DD_SECONDS / PAPER_DWM_SECONDS:.1f}x).", ""]
-    if dwm is None:
+    if latency(table, "dwm-td3bc") is None:
         return lines + ["DWM's action latency was not measured in this file."]
     lines += ["| planner | ms per action | s per 1000-step episode (+ environment) | x DWM |", "|:--|--:|--:|--:|"]
     for method, label in (("dwm-td3bc", "DWM (its actor)"), ("dd", "DD, DWM's re-run preset"),
@@ -77,10 +88,17 @@ def inference_lines(table: pd.DataFrame) -> list[str]:
         if seconds is None:
             lines.append(f"| {label} | not measured | | |")
             continue
-        episode = EPISODE_STEPS * (seconds + step)
-        ratio = episode / (EPISODE_STEPS * (dwm + step))
-        lines.append(f"| {label} | {1000 * seconds:.3f} | {episode:.1f} | {ratio:,.1f}x |")
+        episode = EPISODE_STEPS * (seconds + environment_step_seconds(table))
+        lines.append(f"| {label} | {1000 * seconds:.3f} | {episode:.1f} | {episode_ratio(table, method):,.1f}x |")
     return lines
+
+
+def latest_per_device(tables: list[tuple[dict, pd.DataFrame]]) -> list[tuple[dict, pd.DataFrame]]:
+    """The newest measurement of each (device, threads): older files are a change's "before"."""
+    latest: dict[tuple, tuple[dict, pd.DataFrame]] = {}
+    for context, table in sorted(tables, key=lambda pair: str(pair[0]["date"])):
+        latest[(context["device"], context["threads"])] = (context, table)
+    return list(latest.values())
 
 
 def figure(tables: list[tuple[dict, pd.DataFrame]], out: Path) -> None:

@@ -73,8 +73,9 @@ def render(selections: dict[tuple[str, str], Selection], title: str = "Results")
 
 
 def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str:
-    """results/table.md (every run) and, beside it, table2.md, claims.md and the learning curves."""
-    from benchmark.reports.claims import render_claims
+    """results/table.md (every run) and, beside it, table2.md, claims.md (with the speed suite's files in `perf/`
+    beside it) and the learning curves."""
+    from benchmark.reports.claims import render_claims, speed_ratios
     from benchmark.reports.curves import draw_curves
     from benchmark.reports.performance_profiles import draw_performance_profiles
     from benchmark.reports.table2 import render_table2
@@ -90,7 +91,7 @@ def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str
     text = render(selections)
     write_text_atomic(out, text)
     write_text_atomic(out.with_name("table2.md"), render_table2(selections))
-    write_text_atomic(out.with_name("claims.md"), render_claims(runs))
+    write_text_atomic(out.with_name("claims.md"), render_claims(runs, speed_ratios(out.parent / "perf")))
     draw_curves(selections, out.parent / "figures")
     draw_performance_profiles(selections, out.parent / "figures")
     return text
