@@ -79,6 +79,12 @@ def test_report_refuses_a_missing_or_empty_results_folder(tmp_path):
     with pytest.raises(UsageError, match="no result files"):
         write_report(tmp_path / "empty", out)
     assert out.read_text() == "a committed table"
+    (tmp_path / "perf").mkdir()
+    (tmp_path / "perf" / "cpu.json").write_text("{}")  # not a speed-suite file: named, and nothing written
+    with pytest.raises(UsageError, match="not a pytest-benchmark JSON"):
+        write_report(tmp_path / "empty", out, allow_empty=True)
+    assert out.read_text() == "a committed table"
+    (tmp_path / "perf" / "cpu.json").unlink()
     write_report(tmp_path / "empty", out, allow_empty=True)
     assert "No result files found" in out.read_text()
 

@@ -88,10 +88,11 @@ def write_report(results_dir: Path, out: Path, allow_empty: bool = False) -> str
         raise UsageError(f"--results {results_dir} holds no result files; nothing was written (pass --allow-empty "
                          f"to clear the tables, e.g. after withdrawing results)")
     selections = by_group(runs, load_failures(results_dir))
+    speed = speed_ratios(out.parent / "perf")  # a malformed speed file stops the report before anything is written
     text = render(selections)
     write_text_atomic(out, text)
     write_text_atomic(out.with_name("table2.md"), render_table2(selections))
-    write_text_atomic(out.with_name("claims.md"), render_claims(runs, speed_ratios(out.parent / "perf")))
+    write_text_atomic(out.with_name("claims.md"), render_claims(runs, speed))
     draw_curves(selections, out.parent / "figures")
     draw_performance_profiles(selections, out.parent / "figures")
     return text
