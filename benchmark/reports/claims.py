@@ -130,9 +130,9 @@ def speed_ratios(perf_dir: Path) -> list[tuple[str, float]]:
     """(device, DD's time per episode over DWM's) from the newest speed-suite file in `perf_dir` that timed both,
     one per device."""
     tables = [performance.load(path) for path in sorted(Path(perf_dir).glob("*.json"))]
-    timed = [(context, table) for context, table in tables if performance.episode_ratio(table, "dd") is not None]
-    return [(f"{context['device']}, {context['threads']} thread(s)", performance.episode_ratio(table, "dd"))
-            for context, table in performance.latest_per_device(timed)]
+    ratios = [(context, performance.episode_ratio(table, "dd")) for context, table in tables]
+    timed = [(context, ratio) for context, ratio in ratios if ratio is not None]
+    return [(performance.device_label(context), ratio) for context, ratio in performance.latest_per_device(timed)]
 
 
 EXPLANATION = (

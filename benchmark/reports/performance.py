@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pandas as pd
@@ -93,11 +94,15 @@ def inference_lines(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def latest_per_device(tables: list[tuple[dict, pd.DataFrame]]) -> list[tuple[dict, pd.DataFrame]]:
-    """The newest measurement of each (device, threads): older files are a change's "before"."""
-    latest: dict[tuple, tuple[dict, pd.DataFrame]] = {}
-    for context, table in sorted(tables, key=lambda pair: str(pair[0]["date"])):
-        latest[(context["device"], context["threads"])] = (context, table)
+def device_label(context: dict) -> str:
+    return f"{context['device']}, {context['threads']} thread(s)"
+
+
+def latest_per_device(measured: list[tuple[dict, Any]]) -> list[tuple[dict, Any]]:
+    """The newest (context, measurement) of each device: older files are a change's "before"."""
+    latest: dict[str, tuple[dict, Any]] = {}
+    for context, value in sorted(measured, key=lambda pair: str(pair[0]["date"])):
+        latest[device_label(context)] = (context, value)
     return list(latest.values())
 
 
@@ -132,7 +137,7 @@ def comparison(tables: list[tuple[dict, pd.DataFrame]]) -> str:
     """Rates side by side when several files measured the same device (a change's before and after)."""
     by_device: dict[str, list[tuple[dict, pd.DataFrame]]] = {}
     for context, table in tables:
-        by_device.setdefault(f"{context['device']}, {context['threads']} thread(s)", []).append((context, table))
+        by_device.setdefault(device_label(context), []).append((context, table))
     parts = []
     for device, group in by_device.items():
         if len(group) < 2:
